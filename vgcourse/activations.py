@@ -1,0 +1,156 @@
+"""The registry of activation functions: the function, its derivative, and what follows from it.
+
+Every entry carries a closed-form derivative (tested against autograd), the supremum of its
+absolute value (computed on a dense grid, not typed in) and the initialisation gain usually
+recommended for it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ._validation import check_choice
+
+Tensor = torch.Tensor
+
+_SELU_ALPHA = 1.6732632423543772
+_SELU_SCALE = 1.0507009873554805
+_LEAKY_SLOPE = 0.01
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation function and the facts the course needs about it.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, e.g. ``"tanh"``.
+    label : str
+        Name for figure legends.
+    function : callable
+        Elementwise ``phi(x)`` on tensors.
+    derivative : callable
+        Elementwise ``phi'(x)`` in closed form.
+    module : callable
+        Zero-argument factory returning the matching ``torch.nn`` module.
+    gain : float
+        Recommended initialisation gain (``torch.nn.init.calculate_gain`` where defined; the
+        ReLU gain sqrt(2) for the smooth rectifiers; 1 for SELU with LeCun-normal weights as in
+        Klambauer et al. 2017).
+    saturates : bool
+        Whether the derivative tends to zero on both sides (sigmoid, tanh).
+    """
+
+    name: str
+    label: str
+    function: Callable[[Tensor], Tensor]
+    derivative: Callable[[Tensor], Tensor]
+    module: Callable[[], nn.Module]
+    gain: float
+    saturates: bool = False
+
+    @cached_property
+    def derivative_sup(self) -> float:
+        """Supremum of ``|phi'(x)|``, measured on a grid of step 1e-4 over [-20, 20] (and 0)."""
+        x = torch.linspace(-20.0, 20.0, 400_001, dtype=torch.float64)
+        return float(self.derivative(x).abs().max())
+
+    def __repr__(self) -> str:
+        return f"Activation({self.name!r})"
+
+
+def _sigmoid_derivative(x: Tensor) -> Tensor:
+    s = torch.sigmoid(x)
+    return s * (1 - s)
+
+
+def _gelu_derivative(x: Tensor) -> Tensor:
+    # d/dx [x Phi(x)] = Phi(x) + x phi(x), with the exact (erf) GELU that nn.GELU uses.
+    cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+    pdf = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    return cdf + x * pdf
+
+
+def _silu_derivative(x: Tensor) -> Tensor:
+    s = torch.sigmoid(x)
+    return s * (1 + x * (1 - s))
+
+
+#: Every registered activation by name: identity, sigmoid, tanh, relu, leaky_relu, elu, selu,
+#: gelu and silu.
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in [
+        Activation("identity", "linear", lambda x: x, torch.ones_like, nn.Identity, 1.0),
+        Activation(
+            "sigmoid", "sigmoid", torch.sigmoid, _sigmoid_derivative, nn.Sigmoid, 1.0,
+            saturates=True,
+        ),
+        Activation(
+            "tanh", "tanh", torch.tanh, lambda x: 1 - torch.tanh(x) ** 2, nn.Tanh, 5 / 3,
+            saturates=True,
+        ),
+        Activation(
+            "relu", "ReLU", torch.relu, lambda x: (x > 0).to(x.dtype), nn.ReLU, math.sqrt(2)
+        ),
+        Activation(
+            "leaky_relu",
+            "leaky ReLU",
+            lambda x: torch.nn.functional.leaky_relu(x, _LEAKY_SLOPE),
+            lambda x: torch.where(x > 0, 1.0, _LEAKY_SLOPE).to(x.dtype),
+            lambda: nn.LeakyReLU(_LEAKY_SLOPE),
+            math.sqrt(2 / (1 + _LEAKY_SLOPE**2)),
+        ),
+        Activation(
+            "elu",
+            "ELU",
+            torch.nn.functional.elu,
+            lambda x: torch.where(x > 0, torch.ones_like(x), torch.exp(x)),
+            nn.ELU,
+            math.sqrt(2),
+        ),
+        Activation(
+            "selu",
+            "SELU",
+            torch.selu,
+            lambda x: _SELU_SCALE
+            * torch.where(x > 0, torch.ones_like(x), _SELU_ALPHA * torch.exp(x)),
+            nn.SELU,
+            1.0,
+        ),
+        Activation(
+            "gelu", "GELU", torch.nn.functional.gelu, _gelu_derivative, nn.GELU, math.sqrt(2)
+        ),
+        Activation(
+            "silu", "SiLU (swish)", torch.nn.functional.silu, _silu_derivative, nn.SiLU,
+            math.sqrt(2),
+        ),
+    ]
+}
+
+
+def get_activation(name: str | Activation) -> Activation:
+    """Return the registry entry for ``name``.
+
+    Parameters
+    ----------
+    name : str or Activation
+        A key of :data:`vgcourse.activations.ACTIVATIONS` (``"sigmoid"``, ``"tanh"``, ``"relu"``, ...). An
+        :class:`Activation` is returned unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not registered.
+    """
+    if isinstance(name, Activation):
+        return name
+    check_choice("activation", name, ACTIVATIONS)
+    return ACTIVATIONS[name]

@@ -1,0 +1,96 @@
+"""Instant feedback on exercises: ``check("01-sigmoid-derivative", my_function)``.
+
+Each exercise registers a checker (in ``vgcourse/checks/``) that compares an answer with the
+reference and, when it is wrong, names what is wrong without printing the solution.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Callable
+
+from ._validation import check_choice
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The verdict on one answer: ``passed`` and a message for the learner."""
+
+    exercise: str
+    passed: bool
+    message: str
+    solved: bool = True  # False when the answer is still the unsolved stub
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        mark = "✅ Correct" if self.passed else ("⏳ Not yet solved" if not self.solved
+                                                 else "❌ Not yet")
+        return f"{mark} [{self.exercise}]: {self.message}"
+
+    def _repr_html_(self) -> str:
+        colour = "#009E73" if self.passed else ("#777777" if not self.solved else "#D55E00")
+        return (f"<div style='border-left:4px solid {colour};padding:0.3em 0.8em'>"
+                f"{html.escape(str(self))}</div>")
+
+
+class Wrong(Exception):
+    """Raised by a checker with a hint that names what is wrong."""
+
+
+_CHECKERS: dict[str, Callable] = {}
+
+
+def register(exercise: str):
+    """Decorator that registers ``checker(answer)`` for ``exercise``.
+
+    The checker returns a success message, or raises :class:`Wrong` with a hint.
+    """
+
+    def decorate(checker):
+        _CHECKERS[exercise] = checker
+        return checker
+
+    return decorate
+
+
+def exercises() -> list[str]:
+    """The identifiers of every exercise that has a self-check."""
+    from . import checks  # noqa: F401  (registers the chapters' checkers)
+
+    return sorted(_CHECKERS)
+
+
+def check(exercise: str, answer) -> Feedback:
+    """Check ``answer`` to ``exercise`` and return the verdict (shown when displayed).
+
+    Parameters
+    ----------
+    exercise : str
+        The exercise's identifier, as printed in its cell (see :func:`exercises`).
+    answer : object
+        A number, an array or a function, as the exercise asks.
+
+    Returns
+    -------
+    Feedback
+        Truthy when the answer is right. An answer that is still ``...``/``None``, or a
+        function that raises ``NotImplementedError`` (the student edition's stub), is reported
+        as not yet solved rather than raising.
+    """
+    check_choice("exercise", exercise, exercises())
+    if answer is None or answer is Ellipsis:
+        return Feedback(exercise, False, "replace the `...` with your answer.", solved=False)
+    try:
+        message = _CHECKERS[exercise](answer)
+    except NotImplementedError:
+        return Feedback(exercise, False, "your function still raises NotImplementedError; "
+                        "fill in the marked region.", solved=False)
+    except Wrong as hint:
+        return Feedback(exercise, False, str(hint))
+    except Exception as error:  # an answer that crashes is a wrong answer, not a traceback
+        return Feedback(exercise, False,
+                        f"calling your answer raised {type(error).__name__}: {error}")
+    return Feedback(exercise, True, message)

@@ -1,0 +1,86 @@
+"""Self-checks for chapter 1, the mathematics of backpropagation."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..check import Wrong, register
+
+
+def _close(a: float, b: float, rel: float = 1e-6) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
+
+
+@register("01-sigmoid-chain")
+def _sigmoid_chain(answer) -> str:
+    """Largest |∂h_20/∂h_0| of the chain h ← σ(h) (w = 1): 4^-20."""
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+    target = 0.25**20
+    if _close(value, target, rel=1e-3):
+        return f"{value:.3g}: twenty factors of at most 1/4 multiply to 4^-20."
+    if _close(value, 0.25 * 20, rel=1e-3):
+        raise Wrong("the chain rule multiplies the layers' factors; it does not add them.")
+    if _close(value, 4.0**20, rel=1e-3):
+        raise Wrong("each factor σ'(·) is at most 1/4, so the product shrinks, not grows.")
+    if _close(value, 0.25, rel=1e-3):
+        raise Wrong("that is one layer's factor; there is one such factor per layer.")
+    if _close(value, 0.25**19, rel=1e-3) or _close(value, 0.25**21, rel=1e-3):
+        raise Wrong("count the factors again: one per application of σ, 20 in all.")
+    raise Wrong("not the bound; think of the largest value σ'(u) can take, then of 20 layers.")
+
+
+@register("01-sigmoid-derivative")
+def _sigmoid_derivative(answer) -> str:
+    """A function computing σ'(x) elementwise on a tensor."""
+    x = torch.linspace(-6, 6, 101, dtype=torch.float64)
+    out = answer(x)
+    if not isinstance(out, torch.Tensor):
+        raise Wrong(f"return a tensor, not {type(out).__name__}.")
+    if out.shape != x.shape:
+        raise Wrong(f"the result has shape {tuple(out.shape)}; it should match x, {tuple(x.shape)}.")
+    s = torch.sigmoid(x)
+    if torch.allclose(out, s * (1 - s), rtol=1e-6, atol=1e-12):
+        return "σ'(x) = σ(x)(1 − σ(x)); its largest value, at x = 0, is 1/4."
+    if torch.allclose(out, s, rtol=1e-6):
+        raise Wrong("that is σ(x) itself; differentiate it.")
+    if torch.allclose(out, x * (1 - x), rtol=1e-6):
+        raise Wrong("the formula σ(1 − σ) uses σ(x), not x.")
+    if torch.allclose(out, s * (1 + s), rtol=1e-6) or torch.allclose(out, -s * (1 - s), rtol=1e-6):
+        raise Wrong("check the sign: d/dx 1/(1 + e^{-x}) = e^{-x}/(1 + e^{-x})² ≥ 0.")
+    if torch.allclose(out, torch.exp(-x) / (1 + torch.exp(-x)), rtol=1e-6):
+        raise Wrong("the denominator is squared: e^{-x}/(1 + e^{-x})².")
+    raise Wrong("not σ'(x) at every point; compare your values at x = 0 (should be 0.25).")
+
+
+@register("01-jacobian-singular-values")
+def _jacobian_singular_values(answer) -> str:
+    """A function taking [W_1, ..., W_L] and returning the singular values of W_L ··· W_1."""
+    g = torch.Generator().manual_seed(1)
+    weights = [torch.randn(5, 5, generator=g, dtype=torch.float64) / math.sqrt(5)
+               for _ in range(4)]
+    out = answer(weights)
+    if not isinstance(out, torch.Tensor):
+        raise Wrong(f"return a tensor of singular values, not {type(out).__name__}.")
+    jacobian = torch.linalg.multi_dot(weights[::-1])
+    target = torch.linalg.svdvals(jacobian)
+    if out.shape != target.shape:
+        raise Wrong(f"expected {target.numel()} singular values, got shape {tuple(out.shape)}.")
+    values = torch.sort(out.flatten(), descending=True).values
+    if torch.allclose(values, target, rtol=1e-6):
+        return "the Jacobian of a linear chain is W_L ··· W_1; its singular values are the gains."
+    if torch.allclose(values, torch.linalg.svdvals(torch.linalg.multi_dot(weights)), rtol=1e-6):
+        raise Wrong("the order is reversed: the first layer's matrix acts first, on the right.")
+    eig = torch.sort(torch.linalg.eigvals(jacobian).abs(), descending=True).values
+    if torch.allclose(values, eig, rtol=1e-6):
+        raise Wrong("those are |eigenvalues|; singular values are the square roots of the "
+                    "eigenvalues of JᵀJ.")
+    product = math.prod(torch.linalg.svdvals(w)[0].item() for w in weights)
+    if math.isclose(float(values[0]), product, rel_tol=1e-6):
+        raise Wrong("the product of the layers' largest singular values only bounds the "
+                    "largest singular value of the product; multiply the matrices first.")
+    raise Wrong("not the singular values of W_L ··· W_1; check the product and the SVD.")

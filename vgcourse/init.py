@@ -1,0 +1,99 @@
+"""Weight initialisation schemes, applied to every Linear layer of a model.
+
+Every named scheme zeroes the biases, as the papers do; ``"default"`` keeps PyTorch's own
+initialisation (weights and biases uniform with bound 1/sqrt(fan_in)).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ._validation import check_choice, check_positive
+
+SCHEMES = ("default", "normal", "lecun", "xavier", "he", "orthogonal")
+
+
+def initialize(
+    model: nn.Module,
+    scheme: str,
+    gain: float | None = None,
+    std: float | None = None,
+    generator: torch.Generator | None = None,
+) -> nn.Module:
+    """Initialise the weights of every ``nn.Linear`` in ``model`` in place.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any module; its ``nn.Linear`` submodules are initialised.
+    scheme : {"default", "normal", "lecun", "xavier", "he", "orthogonal"}
+        ``default``: PyTorch's ``reset_parameters`` (n·Var(W) = 1/3).
+        ``normal``: W ~ N(0, std²), ``std`` required.
+        ``lecun``: W ~ N(0, 1/fan_in) (LeCun et al. 1998).
+        ``xavier``: W ~ N(0, 2/(fan_in + fan_out)) (Glorot & Bengio 2010).
+        ``he``: W ~ N(0, 2/fan_in) (He et al. 2015).
+        ``orthogonal``: W = Q with orthonormal rows or columns (Saxe et al. 2014).
+    gain : float, optional
+        Multiplies every weight after the scheme draws it, so ``orthogonal`` with gain ``a``
+        gives ``a·Q`` and ``lecun`` with gain σ_w gives the mean-field W ~ N(0, σ_w²/fan_in).
+        Defaults to 1.
+    std : float, optional
+        Standard deviation for ``scheme="normal"``; not allowed for other schemes.
+    generator : torch.Generator, optional
+        Source of randomness, for reproducible draws.
+
+    Returns
+    -------
+    nn.Module
+        ``model`` itself, for chaining.
+    """
+    check_choice("scheme", scheme, SCHEMES)
+    if gain is not None:
+        check_positive("gain", gain, allow_zero=True)
+    if scheme == "normal":
+        if std is None:
+            raise ValueError("std=None is not allowed with scheme='normal'; pass std > 0.")
+        check_positive("std", std, allow_zero=True)
+    elif std is not None:
+        raise ValueError(f"std={std!r} is only used with scheme='normal', not scheme={scheme!r}.")
+    scale = 1.0 if gain is None else float(gain)
+    with torch.no_grad():
+        for layer in model.modules():
+            if isinstance(layer, nn.Linear):
+                _init_linear(layer, scheme, std, generator)
+                layer.weight.mul_(scale)
+    return model
+
+
+def _init_linear(layer: nn.Linear, scheme: str, std, generator) -> None:
+    weight = layer.weight
+    fan_out, fan_in = weight.shape
+    if scheme == "default":
+        bound = 1 / math.sqrt(fan_in)
+        weight.uniform_(-bound, bound, generator=generator)
+        if layer.bias is not None:
+            layer.bias.uniform_(-bound, bound, generator=generator)
+        return
+    if scheme == "orthogonal":
+        _orthogonal_(weight, generator)
+    else:
+        sigma = {
+            "normal": std,
+            "lecun": 1 / math.sqrt(fan_in),
+            "xavier": math.sqrt(2 / (fan_in + fan_out)),
+            "he": math.sqrt(2 / fan_in),
+        }[scheme]
+        weight.normal_(0.0, sigma, generator=generator)
+    if layer.bias is not None:
+        layer.bias.zero_()
+
+
+def _orthogonal_(weight: torch.Tensor, generator) -> None:
+    rows, cols = weight.shape
+    a = torch.randn(max(rows, cols), min(rows, cols), generator=generator, dtype=torch.float64)
+    q, r = torch.linalg.qr(a)
+    q = q * torch.sign(torch.diagonal(r))  # makes Q Haar-distributed
+    weight.copy_(q if rows >= cols else q.T)

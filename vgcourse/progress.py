@@ -1,0 +1,25 @@
+"""Progress bars that suit where the code runs.
+
+In a live notebook ``tqdm.auto`` draws a widget bar. While the book is built
+(``VGCOURSE_EXPLORE=static``) a widget would be a dead ``Loading widget…`` box on the page,
+so the plain text bar is used instead; it goes to stderr, which the book drops.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def static_mode() -> bool:
+    """True when outputs are rendered for a page without a kernel (the book build)."""
+    return os.environ.get("VGCOURSE_EXPLORE", "live") == "static"
+
+
+def progress(iterable=None, **kwargs):
+    """A ``tqdm`` progress bar: the notebook widget live, plain text in the book build."""
+    if static_mode():
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    kwargs.setdefault("mininterval", 0.2)
+    return tqdm(iterable, **kwargs)

@@ -1,0 +1,151 @@
+"""One small training loop for every chapter, recording what gradient problems look like."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ._validation import check_choice, check_int, check_positive
+from .losses import get_loss, prepare_target
+from .progress import progress
+
+OPTIMIZERS = ("sgd", "adam")
+CLIP_MODES = ("norm", "value")
+
+
+@dataclass
+class History:
+    """What happened during :func:`train`, one entry per completed step.
+
+    Attributes
+    ----------
+    loss : list of float
+        Training loss on each step's mini-batch, before the update.
+    grad_norm : list of float
+        Norm of the whole gradient before clipping.
+    layer_grad_norms : list of list of float
+        Per step, ‖∂loss/∂W‖ of each Linear layer (input first).
+    update_ratios : list of list of float
+        Per step, ‖ΔW‖ / ‖W‖ of each Linear layer: Karpathy's update-to-data ratio, healthy
+        around 1e-3 per step with SGD.
+    diverged_at : int or None
+        The first step whose loss or gradient was inf/NaN; training stopped there.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    layer_grad_norms: list[list[float]] = field(default_factory=list)
+    update_ratios: list[list[float]] = field(default_factory=list)
+    diverged_at: int | None = None
+
+    @property
+    def diverged(self) -> bool:
+        """True when training stopped at an inf/NaN."""
+        return self.diverged_at is not None
+
+    def plot(self, ax=None, label=None, color=None):
+        """Loss against step; see :func:`vgcourse.plots.plot_history`."""
+        from .plots import plot_history
+
+        return plot_history(self, ax=ax, label=label, color=color)
+
+
+def train(
+    model: nn.Module,
+    data: tuple[torch.Tensor, torch.Tensor],
+    steps: int,
+    lr: float,
+    optimizer: str = "sgd",
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    clip: float | None = None,
+    clip_mode: str = "norm",
+    loss: str = "mse",
+    batch_size: int | None = 64,
+    seed: int = 0,
+    show_progress: bool = True,
+) -> History:
+    """Train ``model`` in place on ``data`` and record the gradient evidence of every step.
+
+    Parameters
+    ----------
+    model : nn.Module
+    data : (x, y)
+        Inputs and targets (floats for ``"mse"``, class indices for ``"cross_entropy"``).
+    steps : int
+        Number of optimiser steps.
+    lr : float
+        Learning rate.
+    optimizer : {"sgd", "adam"}, default "sgd"
+    momentum, weight_decay : float, default 0
+        SGD momentum and L2 weight decay.
+    clip : float, optional
+        Clipping threshold τ; no clipping when None.
+    clip_mode : {"norm", "value"}, default "norm"
+        ``"norm"`` rescales the whole gradient to norm at most τ, keeping its direction
+        (``torch.nn.utils.clip_grad_norm_``); ``"value"`` clamps each entry to [−τ, τ].
+    loss : {"mse", "cross_entropy"} or callable, default "mse"
+    batch_size : int or None, default 64
+        Mini-batch size, drawn with replacement from a seeded generator; None uses all data.
+    seed : int, default 0
+        Seeds the mini-batch draws.
+    show_progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    History
+        Stops early, with ``diverged_at`` set, at the first inf/NaN instead of raising.
+    """
+    check_int("steps", steps)
+    check_positive("lr", lr)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    check_choice("clip_mode", clip_mode, CLIP_MODES)
+    if clip is not None:
+        check_positive("clip", clip)
+    if batch_size is not None:
+        check_int("batch_size", batch_size)
+    loss_fn = get_loss(loss)
+    x, y = data
+    dtype = next(model.parameters()).dtype
+    x, y = x.to(dtype), prepare_target(y, loss, dtype)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    else:
+        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+    generator = torch.Generator().manual_seed(seed)
+    history = History()
+    model.train()
+    for step in progress(range(1, steps + 1), desc="training", disable=not show_progress):
+        if batch_size is None:
+            xb, yb = x, y
+        else:
+            idx = torch.randint(len(x), (batch_size,), generator=generator)
+            xb, yb = x[idx], y[idx]
+        opt.zero_grad()
+        value = loss_fn(model(xb), yb)
+        value.backward()
+        grad_norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params
+                                         if p.grad is not None)))
+        if not (math.isfinite(value.item()) and math.isfinite(grad_norm)):
+            history.diverged_at = step
+            break
+        history.loss.append(value.item())
+        history.grad_norm.append(grad_norm)
+        history.layer_grad_norms.append([float(w.grad.norm()) for w in weights])
+        if clip is not None:
+            if clip_mode == "norm":
+                nn.utils.clip_grad_norm_(params, clip)
+            else:
+                nn.utils.clip_grad_value_(params, clip)
+        before = [w.detach().clone() for w in weights]
+        opt.step()
+        history.update_ratios.append(
+            [float((w.detach() - b).norm() / (b.norm() + 1e-30)) for w, b in zip(weights, before)]
+        )
+    return history
