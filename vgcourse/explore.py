@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from .progress import progress, static_mode
 
 MAX_FRAMES = 60  # beyond this a full product would bloat the page; sweep one axis at a time
-FRAME_DPI = 72
+FRAME_DPI = 90
 
 
 class Explorer:

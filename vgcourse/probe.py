@@ -129,9 +129,9 @@ def gradient_flow(
     act_grads, weight_grads = grads[: len(post)], grads[len(post) :]
     stats = [_unit_statistics(layer, u) for layer, u in zip(layers, pre)]
     return GradientFlow(
-        activation_grad_norms=[float(g.norm()) for g in act_grads],
-        weight_grad_norms=[float(g.norm()) for g in weight_grads],
-        weight_norms=[float(m.weight.detach().norm()) for m in linears],
+        activation_grad_norms=[_norm(g) for g in act_grads],
+        weight_grad_norms=[_norm(g) for g in weight_grads],
+        weight_norms=[_norm(m.weight.detach()) for m in linears],
         activation_mean=[float(h.detach().mean()) for h in post],
         activation_std=[float(h.detach().std()) for h in post],
         saturated_fraction=[s[0] for s in stats],
@@ -151,3 +151,8 @@ def _unit_statistics(layer: nn.Module, pre: torch.Tensor) -> tuple[float, float]
         saturated = (slope < SATURATION_THRESHOLD * act.derivative_sup).double().mean()
         dead = (slope == 0).all(dim=0).double().mean()
     return (float(saturated) if act.saturates else 0.0), float(dead)
+
+
+def _norm(tensor: torch.Tensor) -> float:
+    # Square-summing float32 entries of 1e-23 underflows to 0; the norm itself must not.
+    return float(tensor.double().norm())

@@ -137,7 +137,7 @@ def train(
             break
         history.loss.append(value.item())
         history.grad_norm.append(grad_norm)
-        history.layer_grad_norms.append([float(w.grad.norm()) for w in weights])
+        history.layer_grad_norms.append([float(w.grad.double().norm()) for w in weights])
         if clip is not None:
             if clip_mode == "norm":
                 nn.utils.clip_grad_norm_(params, clip)
