@@ -67,6 +67,7 @@ def train(
     batch_size: int | None = 64,
     seed: int = 0,
     show_progress: bool = True,
+    callback=None,
 ) -> History:
     """Train ``model`` in place on ``data`` and record the gradient evidence of every step.
 
@@ -94,6 +95,8 @@ def train(
         Seeds the mini-batch draws.
     show_progress : bool, default True
         Show a progress bar.
+    callback : callable, optional
+        ``callback(step, model)`` after every completed step, e.g. to measure dead units.
 
     Returns
     -------
@@ -148,4 +151,6 @@ def train(
         history.update_ratios.append(
             [float((w.detach() - b).norm() / (b.norm() + 1e-30)) for w, b in zip(weights, before)]
         )
+        if callback is not None:
+            callback(step, model)
     return history
