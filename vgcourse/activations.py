@@ -104,7 +104,7 @@ ACTIVATIONS: dict[str, Activation] = {
             "leaky_relu",
             "leaky ReLU",
             lambda x: torch.nn.functional.leaky_relu(x, _LEAKY_SLOPE),
-            lambda x: torch.where(x > 0, 1.0, _LEAKY_SLOPE).to(x.dtype),
+            lambda x: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, _LEAKY_SLOPE)),
             lambda: nn.LeakyReLU(_LEAKY_SLOPE),
             math.sqrt(2 / (1 + _LEAKY_SLOPE**2)),
         ),

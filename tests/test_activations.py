@@ -1,0 +1,79 @@
+"""The activation registry: closed-form derivatives and their suprema."""
+
+import math
+
+import pytest
+import torch
+
+import vgcourse
+from vgcourse.activations import ACTIVATIONS, get_activation
+
+REQUIRED = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu"]
+
+
+def test_registry_has_the_required_activations():
+    assert set(REQUIRED) <= set(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_derivative_matches_autograd(name):
+    act = get_activation(name)
+    # avoid the kink at 0, where autograd picks one side
+    x = torch.linspace(-6, 6, 1201, dtype=torch.float64)
+    x = x[x.abs() > 1e-3].requires_grad_(True)
+    (grad,) = torch.autograd.grad(act.function(x).sum(), x)
+    assert torch.allclose(act.derivative(x.detach()), grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_module_matches_function(name):
+    act = get_activation(name)
+    x = torch.linspace(-5, 5, 101, dtype=torch.float64)
+    assert torch.allclose(act.module()(x), act.function(x))
+
+
+def _normal_pdf(x):
+    return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("sigmoid", 0.25),
+        ("tanh", 1.0),
+        ("relu", 1.0),
+        ("leaky_relu", 1.0),
+        ("elu", 1.0),
+        ("identity", 1.0),
+        ("selu", 1.0507009873554805 * 1.6732632423543772),  # scale·alpha, the left limit at 0
+        # GELU' = Φ(x) + x φ(x) peaks where its derivative (2 − x²) φ(x) vanishes: x = √2
+        ("gelu", 0.5 * (1 + math.erf(1.0)) + math.sqrt(2) * _normal_pdf(math.sqrt(2))),
+    ],
+)
+def test_derivative_sup_is_computed_right(name, expected):
+    # the grid step is 1e-4 and every maximum is at a smooth peak or at 0 (on the grid)
+    assert get_activation(name).derivative_sup == pytest.approx(expected, rel=1e-7)
+
+
+def test_silu_derivative_sup_matches_its_stationary_point():
+    # SiLU'' = σ'(x)(2 + x(1 − 2σ(x))) vanishes at x ≈ 2.3994, found here by bisection
+    def second(x):
+        s = 1 / (1 + math.exp(-x))
+        return s * (1 - s) * (2 + x * (1 - 2 * s))
+
+    lo, hi = 2.0, 3.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if second(mid) > 0 else (lo, mid)
+    s = 1 / (1 + math.exp(-lo))
+    assert get_activation("silu").derivative_sup == pytest.approx(s * (1 + lo * (1 - s)), rel=1e-7)
+
+
+def test_get_activation_rejects_unknown_names():
+    with pytest.raises(ValueError, match="activation='softsign'.*expected one of"):
+        get_activation("softsign")
+
+
+def test_get_activation_passes_entries_through():
+    entry = ACTIVATIONS["tanh"]
+    assert vgcourse.get_activation(entry) is entry

@@ -1,0 +1,75 @@
+"""Initialisation schemes: the variance each one promises, and zero biases."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import vgcourse
+
+FAN_IN, FAN_OUT = 400, 300
+
+
+def layer():
+    return nn.Linear(FAN_IN, FAN_OUT).double()
+
+
+@pytest.mark.parametrize(
+    "scheme, variance",
+    [
+        ("lecun", 1 / FAN_IN),
+        ("xavier", 2 / (FAN_IN + FAN_OUT)),
+        ("he", 2 / FAN_IN),
+        ("default", 1 / (3 * FAN_IN)),  # uniform on ±1/sqrt(fan_in)
+    ],
+)
+def test_weight_variance(scheme, variance):
+    lin = vgcourse.initialize(layer(), scheme, generator=torch.Generator().manual_seed(0))
+    # 120,000 draws: the sample variance has relative standard error sqrt(2/N) ≈ 0.4 %
+    assert lin.weight.var().item() == pytest.approx(variance, rel=0.03)
+    assert lin.weight.mean().item() == pytest.approx(0.0, abs=4 * math.sqrt(variance / 120_000))
+
+
+def test_normal_uses_std_and_gain_scales():
+    lin = vgcourse.initialize(layer(), "normal", std=0.1, gain=3.0)
+    assert lin.weight.std().item() == pytest.approx(0.3, rel=0.03)
+
+
+@pytest.mark.parametrize("scheme", ["normal", "lecun", "xavier", "he", "orthogonal"])
+def test_named_schemes_zero_the_biases(scheme):
+    lin = vgcourse.initialize(layer(), scheme, std=0.1 if scheme == "normal" else None)
+    assert torch.count_nonzero(lin.bias) == 0
+
+
+def test_default_keeps_pytorch_biases():
+    lin = vgcourse.initialize(layer(), "default")
+    assert lin.bias.abs().max() <= 1 / math.sqrt(FAN_IN)
+    assert torch.count_nonzero(lin.bias) > 0
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (32, 64), (64, 32)])
+def test_orthogonal_with_gain_is_a_times_q(shape):
+    lin = nn.Linear(shape[1], shape[0]).double()
+    vgcourse.initialize(lin, "orthogonal", gain=0.7)
+    w = lin.weight
+    gram = w @ w.T if shape[0] <= shape[1] else w.T @ w
+    assert torch.allclose(gram, 0.49 * torch.eye(min(shape), dtype=torch.float64), atol=1e-12)
+
+
+def test_initialize_reaches_every_linear_and_returns_the_model():
+    model = nn.Sequential(nn.Linear(5, 5), nn.Tanh(), nn.Sequential(nn.Linear(5, 3)))
+    assert vgcourse.initialize(model, "he") is model
+    assert all(torch.count_nonzero(m.bias) == 0 for m in model.modules()
+               if isinstance(m, nn.Linear))
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(ValueError, match="scheme='kaiming'.*expected one of"):
+        vgcourse.initialize(layer(), "kaiming")
+    with pytest.raises(ValueError, match="std=None"):
+        vgcourse.initialize(layer(), "normal")
+    with pytest.raises(ValueError, match="std=0.1 is only used with scheme='normal'"):
+        vgcourse.initialize(layer(), "he", std=0.1)
+    with pytest.raises(ValueError, match="gain=-1"):
+        vgcourse.initialize(layer(), "he", gain=-1)

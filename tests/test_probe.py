@@ -1,0 +1,107 @@
+"""gradient_flow measured against laws that hold exactly."""
+
+import copy
+
+import pytest
+import torch
+
+import vgcourse
+from vgcourse import theory
+
+
+def batch(width, n=16, seed=0):
+    return vgcourse.data.gaussian_batch(batch=n, features=width, seed=seed)
+
+
+@pytest.mark.parametrize("gain", [0.5, 0.9, 1.3])
+def test_deep_linear_network_shrinks_by_exactly_the_gain(gain):
+    depth, width = 25, 24
+    model = vgcourse.mlp(depth, width, activation="identity", init="orthogonal", gain=gain,
+                         dtype=torch.float64)
+    flow = vgcourse.gradient_flow(model, *batch(width))
+    predicted = theory.deep_linear_gradients(gain, depth, top=flow.activation_grad_norms[-1])
+    for measured, law in zip(flow.activation_grad_norms, predicted):
+        assert measured == pytest.approx(law, rel=1e-6)
+    # hidden weight gradients: forward factor a^(l-1) times backward factor a^(L-l)
+    hidden = flow.weight_grad_norms[:depth]
+    assert max(hidden) / min(hidden) == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sigmoid_layer_passes_at_most_a_quarter_of_its_spectral_norm(seed):
+    depth, width = 12, 32
+    model = vgcourse.mlp(depth, width, activation="sigmoid", init="normal", std=0.5, seed=seed,
+                         dtype=torch.float64)
+    flow = vgcourse.gradient_flow(model, *batch(width, seed=seed))
+    for layer, ratio in zip(model.hidden[1:], flow.layer_ratios()):
+        bound = theory.layer_gradient_bound("sigmoid", torch.linalg.matrix_norm(
+            layer.linear.weight, ord=2).item())
+        assert ratio <= bound * (1 + 1e-12)
+        assert bound == pytest.approx(0.25 * torch.linalg.matrix_norm(
+            layer.linear.weight, ord=2).item())
+
+
+def test_float32_underflows_where_float64_does_not():
+    depth, width = 50, 16
+    model = vgcourse.mlp(depth, width, activation="identity", init="orthogonal", gain=0.1,
+                         dtype=torch.float64)
+    x, y = batch(width)
+    f64 = vgcourse.gradient_flow(model, x, y)
+    f32 = vgcourse.gradient_flow(model, x, y, dtype=torch.float32)
+    assert min(f64.activation_grad_norms) > 0
+    assert f32.activation_grad_norms[0] == 0.0
+    # where float32 is in its normal range it agrees with float64
+    assert f32.activation_grad_norms[-5] == pytest.approx(f64.activation_grad_norms[-5], rel=1e-5)
+
+
+def test_model_is_left_untouched():
+    model = vgcourse.mlp(5, 8, activation="tanh", dtype=torch.float64)
+    before = copy.deepcopy(model.state_dict())
+    vgcourse.gradient_flow(model, *batch(8))
+    assert all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    float_model = vgcourse.mlp(3, 8)
+    vgcourse.gradient_flow(float_model, *batch(8))
+    assert next(float_model.parameters()).dtype == torch.float32
+
+
+def test_dead_and_saturated_fractions():
+    width = 16
+    x, y = batch(width, n=32)
+    dead = vgcourse.mlp(3, width, activation="relu", init="he", dtype=torch.float64)
+    with torch.no_grad():
+        dead.hidden[1].linear.bias.fill_(-100.0)  # every unit of layer 2 is off for every input
+    flow = vgcourse.gradient_flow(dead, x, y)
+    assert flow.dead_fraction[1] == 1.0 and flow.dead_fraction[0] < 1.0
+    assert flow.saturated_fraction == [0.0, 0.0, 0.0]
+
+    saturated = vgcourse.mlp(3, width, activation="tanh", init="normal", std=20.0,
+                             dtype=torch.float64)
+    flow = vgcourse.gradient_flow(saturated, x, y)
+    assert min(flow.saturated_fraction[1:]) > 0.9
+    calm = vgcourse.mlp(3, width, activation="tanh", init="normal", std=0.01, dtype=torch.float64)
+    assert max(vgcourse.gradient_flow(calm, x, y).saturated_fraction) == 0.0
+
+
+def test_cross_entropy_and_callable_losses():
+    model = vgcourse.mlp(3, 8, out_features=4, dtype=torch.float64)
+    x = torch.randn(10, 8, dtype=torch.float64)
+    labels = torch.arange(10) % 4
+    flow = vgcourse.gradient_flow(model, x, labels, loss="cross_entropy")
+    assert flow.depth == 3 and flow.loss > 0
+    flow2 = vgcourse.gradient_flow(model, x, labels,
+                                   loss=torch.nn.functional.cross_entropy)
+    assert flow2.activation_grad_norms == pytest.approx(flow.activation_grad_norms)
+
+
+def test_bad_arguments():
+    model = vgcourse.mlp(2, 4)
+    x, y = batch(4)
+    with pytest.raises(ValueError, match="loss='hinge'"):
+        vgcourse.gradient_flow(model, x, y, loss="hinge")
+    with pytest.raises(ValueError, match="x has 16 examples but y has 3"):
+        vgcourse.gradient_flow(model, x, y[:3])
+    with pytest.raises(ValueError, match="must be tensors"):
+        vgcourse.gradient_flow(model, x.tolist(), y)
+    with pytest.raises(ValueError, match="no `hidden` ModuleList"):
+        vgcourse.gradient_flow(torch.nn.Linear(4, 1), x, y)
