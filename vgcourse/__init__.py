@@ -3,6 +3,7 @@
 from . import data, plots, theory
 from .activations import ACTIVATIONS, Activation, get_activation
 from .check import Feedback, check, exercises
+from .doctor import Report, diagnose
 from .explore import Explorer, explore
 from .init import initialize
 from .models import MLP, mlp
@@ -20,8 +21,10 @@ __all__ = [
     "GradientFlow",
     "History",
     "MLP",
+    "Report",
     "check",
     "data",
+    "diagnose",
     "exercises",
     "explore",
     "get_activation",

@@ -59,3 +59,36 @@ def plot_history(history, ax=None, label=None, color=None):
     if label or history.diverged_at is not None:
         ax.legend(frameon=False)
     return fig
+
+
+def figure_to_html(fig, dpi: int = 90) -> str:
+    """Embed a figure in HTML as a base64 PNG (and close it), for rich reprs."""
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    alt = fig.axes[0].get_title() if fig.axes else "figure"
+    return f"<img src='data:image/png;base64,{data}' alt='{alt}'>"
+
+
+def plot_report(report, ax=None):
+    """The gradient doctor's figure: per-layer gradient-to-weight and update-to-data ratios."""
+    fig, ax = new_axes(ax, figsize=(6.8, 3.6))
+    index = range(1, len(report.layers) + 1)
+    ax.semilogy(index, [r.grad_to_weight for r in report.layers], "o-", color=PALETTE[0],
+                label=r"$\|\partial\mathcal{L}/\partial W\| / \|W\|$")
+    ax.semilogy(index, [r.update_to_data for r in report.layers], "s--", color=PALETTE[2],
+                label=rf"$\|\Delta W\| / \|W\|$ (one SGD step, lr {report.lr:g})")
+    for i, r in zip(index, report.layers):
+        if r.verdict != "healthy":
+            ax.annotate(r.verdict, (i, r.grad_to_weight), textcoords="offset points",
+                        xytext=(0, 6), ha="center", fontsize=7, color=PALETTE[1])
+    ax.set_xlabel("parametrised layer (1 = next to the input)")
+    ax.set_ylabel("ratio (log scale)")
+    ax.set_title(f"Gradient doctor: {report.verdict}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    return fig
