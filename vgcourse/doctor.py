@@ -102,7 +102,7 @@ class Report:
             f"<td>{_fmt(100 * r.dead_fraction, '.1f')}</td>"
             f"<td title='{html.escape('; '.join(r.reasons))}'><b>{r.verdict}</b></td></tr>"
             for r in self.layers)
-        table = ("<table><thead><tr><th>layer</th><th>kind</th><th>‖∂L/∂W‖</th><th>‖∂L/∂W‖/‖W‖</th>"
+        table = ("<table style='font-size:0.8em;white-space:nowrap'><thead><tr><th>layer</th><th>kind</th><th>‖∂L/∂W‖</th><th>‖∂L/∂W‖/‖W‖</th>"
                  "<th>‖ΔW‖/‖W‖</th><th>activation std</th><th>saturated %</th><th>dead %</th>"
                  f"<th>verdict</th></tr></thead><tbody>{cells}</tbody></table>")
         return (f"<div class='vg-report'><p><b>Overall: {self.verdict}.</b> "

@@ -92,3 +92,79 @@ def plot_report(report, ax=None):
     ax.grid(True, alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
     return fig
+
+
+def plot_dashboard(history, flow=None, title: str = ""):
+    """Karpathy-style training dashboard: loss, per-layer gradient norms, update-to-data ratios,
+    and (when ``flow`` is given) the activation statistics of the trained model.
+
+    Parameters
+    ----------
+    history : History
+        From :func:`vgcourse.train`.
+    flow : GradientFlow, optional
+        From :func:`vgcourse.gradient_flow` on the trained model.
+    title : str
+        Figure title.
+    """
+    import numpy as np
+
+    if flow is not None:
+        fig, grid = plt.subplots(2, 2, figsize=(9.0, 6.4), layout="constrained")
+        axes = grid.ravel()
+    else:
+        fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.4), layout="constrained")
+    steps = np.arange(1, len(history.loss) + 1)
+    axes[0].plot(steps, history.loss, color=PALETTE[0])
+    finite = [v for v in history.loss if np.isfinite(v) and v > 0]
+    if finite and max(finite) / min(finite) > 10:
+        axes[0].set_yscale("log")
+    if history.diverged_at is not None:
+        axes[0].axvline(history.diverged_at, color=PALETTE[1], ls=":", label="inf/NaN")
+        axes[0].legend(frameon=False, fontsize=8)
+    axes[0].set(xlabel="step", ylabel=f"training loss ({axes[0].get_yscale()} scale)",
+                title="loss")
+
+    # exact zeros cannot sit on a log axis: leave them out and say how many layers had them
+    grads = np.array(history.layer_grad_norms)
+    ratios = np.array(history.update_ratios)
+    zero_layers = int((grads == 0).all(axis=0).sum()) if grads.size else 0
+    grads = np.where(grads > 0, grads, np.nan)
+    ratios = np.where(ratios > 0, ratios, np.nan)
+    cmap = plt.get_cmap("viridis")
+    layers = grads.shape[1] if grads.size else 0
+    for j in range(layers):
+        color = cmap(j / max(1, layers - 1))
+        axes[1].plot(steps[: len(grads)], grads[:, j], color=color, lw=1)
+        axes[2].plot(steps[: len(ratios)], ratios[:, j], color=color, lw=1)
+    axes[1].set_yscale("log")
+    axes[1].set(xlabel="step", ylabel=r"$\|\partial\mathcal{L}/\partial W_l\|$ (log scale)",
+                title="gradient norm per layer")
+    if zero_layers:
+        axes[1].text(0.03, 0.03, f"{zero_layers} of {layers} layers: exactly 0 throughout",
+                     transform=axes[1].transAxes, fontsize=8, color=PALETTE[1])
+    axes[2].set_yscale("log")
+    axes[2].axhline(1e-3, color="0.3", ls="--", lw=1, label="1e-3 rule of thumb")
+    axes[2].set(xlabel="step", ylabel=r"$\|\Delta W_l\| / \|W_l\|$ (log scale)",
+                title="update-to-data ratio")
+    axes[2].legend(frameon=False, fontsize=8)
+    for ax in axes[:3]:
+        ax.set_xlim(0, len(steps) + 1)
+    if layers:
+        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, layers))
+        fig.colorbar(sm, ax=axes[2], label="layer (1 = input side)")
+    if flow is not None:
+        hidden = np.arange(1, flow.depth + 1)
+        axes[3].plot(hidden, flow.activation_std, "o-", color=PALETTE[0], ms=3,
+                     label="activation std")
+        axes[3].plot(hidden, flow.saturated_fraction, "s-", color=PALETTE[1], ms=3,
+                     label="saturated fraction")
+        axes[3].plot(hidden, flow.dead_fraction, "^-", color=PALETTE[2], ms=3,
+                     label="dead fraction")
+        axes[3].set(xlabel="hidden layer", ylabel="value", title="after training")
+        axes[3].legend(frameon=True, fontsize=8, loc="best", framealpha=0.8)
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -1,0 +1,92 @@
+"""Self-checks for chapter 8: diagnose the mystery runs from their evidence alone."""
+
+from __future__ import annotations
+
+from ..check import Wrong, register
+
+DIAGNOSES = ("vanishing", "exploding", "dead units", "saturated")
+_SYNONYMS = {
+    "vanishing gradients": "vanishing", "vanishing gradient": "vanishing",
+    "exploding gradients": "exploding", "exploding gradient": "exploding",
+    "dead": "dead units", "dead relu": "dead units", "dying relu": "dead units",
+    "dead relus": "dead units", "saturation": "saturated",
+}
+
+# what to look at again, per (true diagnosis, given diagnosis); never the answer itself
+_HINTS = {
+    "vanishing": "Compare the gradient norms of the first and last layers: how many decades "
+                 "apart are they, and does any activation sit at a bound?",
+    "exploding": "Look at the last steps of the loss and at the gradient norms just before the "
+                 "run stopped.",
+    "dead units": "Look at the after-training panel: what fraction of units pass anything at "
+                  "all? A gradient that is exactly 0 is not the same as a small one.",
+    "saturated": "Look at the after-training panel: where do the activations sit, and what is "
+                 "the slope of the activation there?",
+}
+
+
+def _normalise(answer) -> str:
+    if not isinstance(answer, str):
+        raise Wrong(f"answer with one of {', '.join(repr(d) for d in DIAGNOSES)}, as a string.")
+    text = answer.strip().lower()
+    text = _SYNONYMS.get(text, text)
+    if text not in DIAGNOSES:
+        raise Wrong(f"{answer!r} is not a diagnosis here; choose one of "
+                    f"{', '.join(repr(d) for d in DIAGNOSES)}.")
+    return text
+
+
+def _mystery(truth: str, explanation: str):
+    def checker(answer) -> str:
+        if _normalise(answer) != truth:
+            raise Wrong(_HINTS[truth])
+        return explanation
+    return checker
+
+
+register("08-mystery-a")(_mystery(
+    "vanishing", "the first layers' gradients are many decades below the last layer's, so "
+                 "their update-to-data ratios are far under 1e-3: they never learn."))
+register("08-mystery-b")(_mystery(
+    "exploding", "gradient norms climb by orders of magnitude and the loss hits inf: the "
+                 "learning rate is too large for this ReLU network."))
+register("08-mystery-c")(_mystery(
+    "dead units", "most ReLUs output 0 for every example, so their weights get exactly zero "
+                  "gradient and can never recover."))
+register("08-mystery-d")(_mystery(
+    "saturated", "almost every tanh unit sits at ±1 where its slope is ~0: the huge initial "
+                 "weights push pre-activations far into the flat tails."))
+
+
+@register("08-update-to-data")
+def _update_to_data(answer) -> str:
+    """A function (before, after) -> [‖after_l − before_l‖ / ‖before_l‖ for each layer]."""
+    import torch
+
+    g = torch.Generator().manual_seed(3)
+    before = [torch.randn(8, 8, generator=g, dtype=torch.float64) * s for s in (1.0, 0.1, 3.0)]
+    after = [b + 1e-3 * torch.randn(8, 8, generator=g, dtype=torch.float64) for b in before]
+    out = answer(before, after)
+    try:
+        values = [float(v) for v in out]
+    except TypeError:
+        raise Wrong(f"return one number per layer (a list), not {type(out).__name__}.") from None
+    if len(values) != len(before):
+        raise Wrong(f"expected {len(before)} ratios, one per layer, got {len(values)}.")
+    delta = [float((a - b).norm()) for a, b in zip(after, before)]
+    target = [d / float(b.norm()) for d, b in zip(delta, before)]
+    close = all(abs(v - t) <= 1e-9 * abs(t) for v, t in zip(values, target))
+    if close:
+        return "the update-to-data ratio: ~1e-3 per step is the rule of thumb for healthy SGD."
+    if all(abs(v - d) <= 1e-9 * d for v, d in zip(values, delta)):
+        raise Wrong("that is the size of the update; divide by the size of the weights.")
+    by_after = [d / float(a.norm()) for d, a in zip(delta, after)]
+    if all(abs(v - t) <= 1e-12 + 1e-6 * abs(t) for v, t in zip(values, by_after)) and \
+            any(abs(v - t) > 1e-9 * abs(t) for v, t in zip(values, target)):
+        raise Wrong("divide by the weights before the step, the data the update acts on.")
+    change = [abs(float(a.norm()) / float(b.norm()) - 1) for a, b in zip(after, before)]
+    if all(abs(v - c) <= 1e-9 + 1e-6 * c for v, c in zip(values, change)):
+        raise Wrong("a change of norm is not the norm of the change: use ‖after − before‖.")
+    if all(abs(v - t * t) <= 1e-6 * t * t for v, t in zip(values, target)):
+        raise Wrong("that is the square of the ratio; use norms, not squared norms.")
+    raise Wrong("not ‖after − before‖ / ‖before‖ for every layer.")
