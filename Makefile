@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help setup book strip test bench lint clean
+.PHONY: help setup book student book-student strip test bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,13 +34,46 @@ book: $(STAMP)  ## build the HTML book into _build/html (warnings are errors)
 		echo $(PACKAGE_HASH) > $(BUILD)/.package-hash; fi
 	VGCOURSE_EXPLORE=static $(BIN)/jupyter-book build . --toc $(TOC) --path-output $(OUT) \
 		--warningiserror --nitpick --keep-going
+	@# Every internal link, image, script and stylesheet of the built pages must resolve locally.
+	VGCOURSE_BOOK_HTML=$(BUILD)/html VGCOURSE_TOC=$(TOC) $(BIN)/python -m pytest -q -p no:xdist \
+		"tests/test_book.py::test_internal_links_and_assets_resolve"
 	@echo "Open the book: file://$$(cd $(BUILD) && pwd)/html/index.html"
+
+student: $(STAMP)  ## write student/ notebooks: solutions stubbed, solution cells removed, no outputs
+	$(BIN)/python -m vgcourse.assign --toc $(TOC) --out student
+
+# The student website is built from the student notebooks themselves (a generated copy of the
+# book in $(STUDENT)/src), not by hiding solutions: no solution reaches its HTML, and the page
+# shows the stubs and "not yet solved" checks a student sees. Instructor pages are left out.
+STUDENT := $(BUILD)/student
+book-student: $(STAMP)  ## build the student website (no solutions) into _build/student/_build/html
+	$(BIN)/python -m vgcourse.assign --toc $(TOC) --out student --site $(STUDENT)/src
+	@if [ "$$(cat $(STUDENT)/_build/.package-hash 2>/dev/null)" != "$(PACKAGE_HASH)" ]; then \
+		rm -rf $(STUDENT)/_build/.jupyter_cache $(STUDENT)/_build/jupyter_execute; \
+		mkdir -p $(STUDENT)/_build; echo $(PACKAGE_HASH) > $(STUDENT)/_build/.package-hash; fi
+	VGCOURSE_EXPLORE=static $(BIN)/jupyter-book build $(STUDENT)/src --path-output $(STUDENT) \
+		--warningiserror --nitpick --keep-going
+	@echo "Open the student book: file://$$(cd $(STUDENT)/_build && pwd)/html/index.html"
 
 strip:  ## clear the outputs of every chapter notebook (they are committed without)
 	$(BIN)/jupyter nbconvert --clear-output --inplace book/*.ipynb
 
-test: $(STAMP)  ## unit tests and nbval over every chapter
-	$(BIN)/python -m pytest -n 2 --dist loadscope
+# The book and browser tests read the built book, so `make test` builds it first (jupyter-cache
+# re-executes only changed notebooks). Without Chromium the browser tests skip and say how to
+# enable them; with CI set (.ci/run) a skip is a failure.
+test: book  ## build the book, then unit tests, nbval over every chapter, book and browser tests
+	VGCOURSE_BOOK_HTML=$(BUILD)/html VGCOURSE_TOC=$(TOC) \
+		$(BIN)/python -m pytest -n 2 --dist loadscope
+
+bench: $(STAMP)  ## performance suite: prints a table, writes benchmarks/results.json
+	$(BIN)/python benchmarks/run.py
+
+# REF is a tag, branch or commit; it goes to repository.branch in _config.yml (the Colab buttons),
+# the VGCOURSE_REF line of every chapter's set-up cell and the README's Colab table.
+.PHONY: pin
+pin: $(STAMP)  ## install and launch every chapter from one release: make pin REF=v1.0
+	@test -n "$(REF)" || { echo "usage: make pin REF=v1.0 (a tag, branch or commit)"; exit 2; }
+	$(BIN)/python tools/colab.py pin "$(REF)"
 
 lint: $(STAMP)  ## ruff over the package and tests
 	$(BIN)/ruff check vgcourse tests benchmarks

@@ -8,3 +8,48 @@ import vgcourse
 @pytest.fixture(autouse=True)
 def _reproducible():
     vgcourse.setup(seed=0)
+
+
+# --- Socket guard: tests run with outbound network refused, so a hidden download fails loudly.
+# Installed when this file is imported, before any test module is collected. Loopback
+# (127.0.0.0/8, ::1, "localhost") and Unix sockets stay allowed: the browser tests serve the
+# book on 127.0.0.1 and Jupyter kernels talk over loopback. The check runs before the system
+# call, so a refused connection never sends a packet.
+import ipaddress as _ipaddress  # noqa: E402
+import socket as _socket  # noqa: E402
+
+
+class NetworkAccessError(ConnectionRefusedError):
+    """Raised by the test socket guard for any connection that leaves this machine."""
+
+
+def _is_loopback(address) -> bool:
+    if not isinstance(address, tuple):  # AF_UNIX paths, abstract sockets
+        return True
+    host = address[0]
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host in ("localhost", ""):
+        return True
+    try:
+        return _ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:  # a host name other than localhost: resolving it is already leaving
+        return False
+
+
+def _guarded(method):
+    def connect(self, address, *args, **kwargs):
+        if self.family in (_socket.AF_INET, _socket.AF_INET6) and not _is_loopback(address):
+            raise NetworkAccessError(
+                f"tests may not open network connections (to {address!r}); only loopback is "
+                "allowed. Ship the data with the package or make it locally.")
+        return method(self, address, *args, **kwargs)
+
+    connect.__wrapped__ = method
+    connect.__name__ = method.__name__
+    return connect
+
+
+if not hasattr(_socket.socket.connect, "__wrapped__"):
+    _socket.socket.connect = _guarded(_socket.socket.connect)
+    _socket.socket.connect_ex = _guarded(_socket.socket.connect_ex)

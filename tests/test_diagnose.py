@@ -97,7 +97,7 @@ def test_report_renders_three_ways(batch):
     text = str(report)
     assert "Overall: healthy" in text and "hidden.0.linear" in text
     html = report._repr_html_()
-    assert "<table>" in html and "data:image/png;base64," in html
+    assert "<table" in html and "data:image/png;base64," in html
     data = report.to_dict()
     assert data["verdict"] == "healthy" and len(data["layers"]) == 4
     assert set(data["layers"][0]) >= {"grad_norm", "grad_to_weight", "update_to_data",

@@ -73,3 +73,20 @@ def test_bad_arguments_name_the_argument():
         vgcourse.initialize(layer(), "he", std=0.1)
     with pytest.raises(ValueError, match="gain=-1"):
         vgcourse.initialize(layer(), "he", gain=-1)
+
+
+def test_constant_scheme_sets_every_weight_to_one_over_fan_in():
+    lin = vgcourse.initialize(layer(), "constant", gain=2.0)
+    assert torch.all(lin.weight == 2.0 / FAN_IN)
+    assert torch.all(lin.bias == 0)
+
+
+def test_bias_std_draws_gaussian_biases():
+    lin = vgcourse.initialize(nn.Linear(10, 40_000).double(), "lecun", bias_std=0.3,
+                              generator=torch.Generator().manual_seed(0))
+    # 40,000 draws: relative standard error of the sample std ≈ sqrt(1/(2N)) ≈ 0.35 %
+    assert lin.bias.std().item() == pytest.approx(0.3, rel=0.02)
+    with pytest.raises(ValueError, match="bias_std=0.1 is not allowed with scheme='default'"):
+        vgcourse.initialize(layer(), "default", bias_std=0.1)
+    with pytest.raises(ValueError, match="bias_std=-1"):
+        vgcourse.initialize(layer(), "he", bias_std=-1)

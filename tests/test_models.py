@@ -50,3 +50,94 @@ def test_mlp_dtype_and_init():
 def test_mlp_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         vgcourse.mlp(**kwargs)
+
+
+# -- normalised and residual variants (chapters 5 and 6) ---------------------------------------
+
+VARIANTS = [
+    {"norm": "batch"},
+    {"norm": "layer"},
+    {"residual": True},
+    {"residual": True, "branch_scale": 0.5},
+    {"residual": True, "norm": "batch"},
+    {"residual": True, "norm": "layer", "norm_position": "pre"},
+    {"residual": True, "norm": "batch", "zero_init": True},
+    {"residual": True, "zero_init": True},
+]
+
+
+@pytest.mark.parametrize("kwargs", VARIANTS,
+                         ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()))
+def test_every_variant_is_addressable_and_measurable(kwargs):
+    depth, width = 4, 8
+    model = vgcourse.mlp(depth, width, activation="tanh", init="he", dtype=torch.float64,
+                         **kwargs)
+    assert model.depth == depth
+    assert all(isinstance(layer.linear, nn.Linear) for layer in model.hidden)
+    assert all(layer.activation_name == "tanh" for layer in model.hidden)
+    x, y = vgcourse.data.gaussian_batch(batch=6, features=width)
+    assert model(x).shape == (6, 1)
+    flow = vgcourse.gradient_flow(model, x, y)
+    linears = 2 * depth + 1 if kwargs.get("residual") else depth + 1
+    assert len(flow.activation_grad_norms) == depth
+    assert len(flow.weight_grad_norms) == linears
+    assert all(g > 0 for g in flow.activation_grad_norms)
+
+
+def test_norm_layer_places_the_norm_before_the_activation():
+    model = vgcourse.mlp(2, 8, activation="relu", init="he", norm="batch", dtype=torch.float64)
+    layer = model.hidden[0]
+    x = torch.randn(16, 8, dtype=torch.float64)
+    expected = torch.relu(nn.functional.batch_norm(layer.linear(x), None, None, training=True,
+                                                   eps=layer.norm.eps))
+    assert torch.allclose(layer(x), expected, atol=1e-12)
+    assert layer.pre_activation is layer.norm
+
+
+def test_residual_block_without_norm_is_x_plus_scaled_branch():
+    model = vgcourse.mlp(1, 8, activation="relu", init="he", residual=True, branch_scale=0.3,
+                         dtype=torch.float64)
+    block = model.hidden[0]
+    x = torch.randn(5, 8, dtype=torch.float64)
+    branch = block.linear2(torch.relu(block.linear(x)))
+    assert torch.allclose(block(x), x + 0.3 * branch, atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"norm": "batch"},
+                                    {"norm": "layer", "norm_position": "pre"}])
+def test_zero_init_makes_every_block_the_identity(kwargs):
+    model = vgcourse.mlp(5, 8, activation="relu", init="he", residual=True, zero_init=True,
+                         dtype=torch.float64, **kwargs)
+    x = torch.randn(6, 8, dtype=torch.float64)
+    h = x
+    for block in model.hidden:
+        h_next = block(h)
+        # post-norm applies relu after the sum, so the identity holds for non-negative inputs
+        expected = torch.relu(h) if kwargs.get("norm") == "batch" else h
+        assert torch.allclose(h_next, expected, atol=1e-12)
+        h = h_next
+
+
+def test_residual_input_projection_when_sizes_differ():
+    model = vgcourse.mlp(3, 8, residual=True, in_features=2, dtype=torch.float64)
+    assert isinstance(model.input, nn.Linear) and model.input.in_features == 2
+    assert model(torch.randn(4, 2, dtype=torch.float64)).shape == (4, 1)
+    first = next(m for m in model.modules() if isinstance(m, nn.Linear))
+    assert first is model.input  # gradient_flow lists Linear layers input first
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"norm": "group"}, "norm='group'"),
+        ({"norm_position": "middle"}, "norm_position='middle'"),
+        ({"branch_scale": 0.5}, "branch_scale=0.5"),
+        ({"zero_init": True}, "zero_init=True"),
+        ({"residual": True, "branch_scale": -1.0}, "branch_scale=-1.0"),
+        ({"residual": "yes"}, "residual='yes'"),
+        ({"norm": "batch", "norm_eps": 0.0}, "norm_eps=0.0"),
+    ],
+)
+def test_mlp_bad_variant_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        vgcourse.mlp(depth=2, width=4, **kwargs)

@@ -104,3 +104,85 @@ def test_bad_arguments():
         theory.predicted_decay("tanh", 1.0, depth=0)
     with pytest.raises(ValueError, match="q=-1"):
         theory.gaussian_expectation(lambda u: u, -1)
+
+
+# -- chapter 3: initialisation --------------------------------------------------------------
+@pytest.mark.parametrize("scheme, kwargs, expected", [
+    ("default", {}, 1 / 1200), ("lecun", {}, 1 / 400), ("xavier", {}, 2 / 700),
+    ("he", {}, 2 / 400), ("orthogonal", {}, 1 / 400), ("constant", {}, 0.0),
+    ("normal", {"std": 0.1}, 0.01)])
+def test_init_variance_formulas(scheme, kwargs, expected):
+    assert theory.init_variance(scheme, 400, 300, **kwargs) == pytest.approx(expected, rel=1e-12)
+    assert theory.init_variance(scheme, 400, 300, gain=3.0, **kwargs) == pytest.approx(
+        9 * expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("scheme, kwargs", [("default", {}), ("lecun", {}), ("xavier", {}),
+                                            ("he", {}), ("orthogonal", {}), ("constant", {}),
+                                            ("normal", {"std": 0.05})])
+def test_init_variance_matches_what_initialize_draws(scheme, kwargs):
+    """120,000 draws: the sample variance's relative standard error is sqrt(2/N) ≈ 0.4 %
+    (Gaussian) or less (uniform); 3 % is seven of them. Orthogonal is exact up to the mean."""
+    layer = torch.nn.Linear(400, 300).double()
+    vgcourse.initialize(layer, scheme, generator=torch.Generator().manual_seed(0), **kwargs)
+    expected = theory.init_variance(scheme, 400, 300, **kwargs)
+    assert layer.weight.var().item() == pytest.approx(expected, rel=0.03, abs=1e-15)
+
+
+@pytest.mark.parametrize("name, w2, b2", [("tanh", 2.0, 0.0), ("tanh", 0.5, 0.0),
+                                         ("tanh", 1.5, 0.05), ("tanh", 3.0, 0.3),
+                                         ("tanh", 1.0, 0.5), ("sigmoid", 2.0, 0.1),
+                                         ("selu", 1.0, 0.0), ("relu", 1.3, 0.2),
+                                         ("identity", 0.7, 0.0)])
+def test_chi_map_agrees_with_chi(name, w2, b2):
+    # both solve the same fixed point to ~1e-10 relative; χ inherits that accuracy
+    assert float(theory.chi_map(name, w2, b2)) == pytest.approx(
+        theory.chi(name, math.sqrt(w2), math.sqrt(b2)), rel=1e-8)
+
+
+def test_chi_map_closed_forms_and_shape():
+    w2, b2 = np.meshgrid(np.linspace(0.5, 4, 5), np.linspace(0, 1, 3))
+    assert theory.chi_map("relu", w2, b2) == pytest.approx(w2 / 2, rel=1e-12)
+    assert theory.chi_map("identity", w2, b2) == pytest.approx(w2, rel=1e-12)
+    tanh = theory.chi_map("tanh", w2, b2)
+    assert tanh.shape == (3, 5)
+    # ordered phase without bias: q* = 0 and χ = σ_w² exactly
+    assert float(theory.chi_map("tanh", 0.8, 0.0)) == pytest.approx(0.8, rel=1e-12)
+    # at fixed σ_w², more bias variance means more saturation, so smaller χ
+    assert np.all(np.diff(tanh, axis=0) < 0)
+    with pytest.raises(ValueError, match="sigma_w2"):
+        theory.chi_map("tanh", [1.0, -1.0], 0.0)
+    with pytest.raises(ValueError, match="sigma_b2"):
+        theory.chi_map("tanh", 1.0, -0.1)
+
+
+def test_critical_sigma_w_is_the_edge_of_chaos():
+    assert theory.critical_sigma_w("relu") == pytest.approx(math.sqrt(2), abs=1e-8)  # He
+    assert theory.critical_sigma_w("relu", sigma_b=0.5) == pytest.approx(math.sqrt(2), abs=1e-8)
+    # tanh, σ_b = 0: χ = σ_w² up to σ_w = 1 and above 1 beyond; q* → 0 only as a power law
+    # near the edge, so the bisection's answer is accurate to ~1e-6, not 1e-10
+    assert theory.critical_sigma_w("tanh") == pytest.approx(1.0, abs=1e-5)
+    edge = theory.critical_sigma_w("tanh", sigma_b=math.sqrt(0.05))
+    assert theory.chi("tanh", edge, math.sqrt(0.05)) == pytest.approx(1.0, abs=1e-8)
+    assert edge > theory.critical_sigma_w("tanh", sigma_b=math.sqrt(0.01)) > 1.0
+    with pytest.raises(ValueError, match="do not bracket"):
+        theory.critical_sigma_w("tanh", lo=1.5, hi=2.0)
+
+
+def test_jacobian_spectrum_variance_closed_forms():
+    # Pennington et al. (2017): per layer μ₂/μ₁² (Gaussian) or μ₂/μ₁² − 1 (orthogonal)
+    assert theory.jacobian_spectrum_variance("identity", 1.0, depth=7) == pytest.approx(7)
+    assert theory.jacobian_spectrum_variance("identity", 1.0, depth=7,
+                                             weights="orthogonal") == pytest.approx(0, abs=1e-9)
+    assert theory.jacobian_spectrum_variance("relu", 1.4, depth=5) == pytest.approx(10)
+    assert theory.jacobian_spectrum_variance("relu", 1.4, depth=5,
+                                             weights="orthogonal") == pytest.approx(5)
+    # tanh on the edge with a tiny bias: φ'² = sech⁴(u) ≈ 1 − 2u², so μ₂/μ₁² − 1 ≈ Var(2u²)
+    # = 8q*² per layer; the next order is O(q*) relative, 2 % at q* ≈ 0.002
+    sigma_b = 1e-4
+    sigma_w = theory.critical_sigma_w("tanh", sigma_b)
+    q = theory.q_star("tanh", sigma_w, sigma_b)
+    spread = theory.jacobian_spectrum_variance("tanh", sigma_w, sigma_b, 10, "orthogonal")
+    assert spread == pytest.approx(10 * 8 * q**2, rel=0.05)
+    with pytest.raises(ValueError, match="weights='uniform'"):
+        theory.jacobian_spectrum_variance("tanh", 1.0, weights="uniform")

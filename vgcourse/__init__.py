@@ -8,8 +8,16 @@ from .explore import Explorer, explore
 from .init import initialize
 from .models import MLP, mlp
 from .probe import GradientFlow, gradient_flow
+from .probe import jacobian_spectrum, preactivation_moments
 from .reproducible import setup
 from .train import History, train
+from . import exploding, precision  # chapter 4
+from . import saturation  # chapter 2
+from . import recurrent  # chapter 7
+from . import normalization, residual  # chapters 5 and 6
+from .recurrent import SequenceModel, gradient_through_time, sequence_model
+from . import case_studies, pretraining  # chapter 9
+from . import language  # chapter 10
 
 __version__ = "0.1.0"
 
@@ -22,16 +30,30 @@ __all__ = [
     "History",
     "MLP",
     "Report",
+    "SequenceModel",
+    "case_studies",
     "check",
     "data",
     "diagnose",
     "exercises",
+    "exploding",
     "explore",
     "get_activation",
     "gradient_flow",
+    "gradient_through_time",
     "initialize",
+    "jacobian_spectrum",
+    "language",
+    "preactivation_moments",
     "mlp",
+    "normalization",
     "plots",
+    "precision",
+    "pretraining",
+    "recurrent",
+    "residual",
+    "saturation",
+    "sequence_model",
     "setup",
     "theory",
     "train",

@@ -7,6 +7,7 @@ reference and, when it is wrong, names what is wrong without printing the soluti
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -30,6 +31,9 @@ class Feedback:
                                                  else "❌ Not yet")
         return f"{mark} [{self.exercise}]: {self.message}"
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # plain-text display in IPython
+        printer.text(str(self))
+
     def _repr_html_(self) -> str:
         colour = "#009E73" if self.passed else ("#777777" if not self.solved else "#D55E00")
         return (f"<div style='border-left:4px solid {colour};padding:0.3em 0.8em'>"
@@ -46,10 +50,19 @@ _CHECKERS: dict[str, Callable] = {}
 def register(exercise: str):
     """Decorator that registers ``checker(answer)`` for ``exercise``.
 
-    The checker returns a success message, or raises :class:`Wrong` with a hint.
+    The checker returns a success message, or raises :class:`Wrong` with a hint. Identifiers
+    are ``"NN-name"`` (chapter number, then a short name) and must be unique.
     """
+    if not re.fullmatch(r"\d\d-\w+(-\w+)*", str(exercise)):
+        raise ValueError(f"exercise={exercise!r} is not allowed; expected 'NN-name' with a "
+                         "two-digit chapter number and words joined by '-'.")
 
     def decorate(checker):
+        previous = _CHECKERS.get(exercise)
+        name = (checker.__module__, checker.__qualname__)
+        if previous is not None and (previous.__module__, previous.__qualname__) != name:
+            raise ValueError(f"exercise={exercise!r} already has a checker "
+                             f"({_CHECKERS[exercise].__module__}); expected a new identifier.")
         _CHECKERS[exercise] = checker
         return checker
 
@@ -93,4 +106,4 @@ def check(exercise: str, answer) -> Feedback:
     except Exception as error:  # an answer that crashes is a wrong answer, not a traceback
         return Feedback(exercise, False,
                         f"calling your answer raised {type(error).__name__}: {error}")
-    return Feedback(exercise, True, message)
+    return Feedback(exercise, True, str(message))

@@ -1,12 +1,28 @@
-"""Small deterministic datasets, generated on the spot: nothing is downloaded."""
+"""Small deterministic datasets, generated on the spot: nothing is downloaded.
+
+Every function takes ``device`` (default ``None``, the CPU): the data are drawn on the CPU from a
+seeded generator and then moved there, so a seed gives the same numbers on every device.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
-from ._validation import check_int, check_positive
+from ._validation import check_choice, check_int, check_positive
+
+
+# Models draw their weights from torch.Generator().manual_seed(seed); data drawn from the very
+# same stream would correlate the inputs with the first weight matrix (x and W_1 would share
+# their numbers when seed and shape match). Data use their own stream of the same seed.
+_DATA_STREAM = 0x5EED_DA7A
+
+
+def _generator(seed: int) -> torch.Generator:
+    """The random stream for data with this seed, distinct from the models' stream."""
+    return torch.Generator().manual_seed(_DATA_STREAM + seed)
 
 
 def gaussian_batch(
@@ -15,8 +31,11 @@ def gaussian_batch(
     out_features: int = 1,
     seed: int = 0,
     dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Standard-normal inputs and targets: enough to probe gradient flow at initialisation.
+
+    ``device`` places both tensors (default the CPU); the draw does not depend on it.
 
     Returns
     -------
@@ -26,10 +45,10 @@ def gaussian_batch(
     check_int("batch", batch)
     check_int("features", features)
     check_int("out_features", out_features)
-    g = torch.Generator().manual_seed(seed)
+    g = _generator(seed)
     x = torch.randn(batch, features, generator=g, dtype=dtype)
     y = torch.randn(batch, out_features, generator=g, dtype=dtype)
-    return x, y
+    return x.to(device), y.to(device)
 
 
 def gaussian_clusters(
@@ -38,35 +57,300 @@ def gaussian_clusters(
     classes: int = 10,
     spread: float = 1.0,
     seed: int = 0,
+    device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A classification task: ``classes`` Gaussian blobs with unit-normal centres.
 
-    Returns float32 inputs of shape (n, features) and int64 labels of shape (n,).
+    Returns float32 inputs of shape (n, features) and int64 labels of shape (n,), on
+    ``device`` (default the CPU).
     """
     check_int("n", n)
     check_int("features", features)
     check_int("classes", classes, minimum=2)
     check_positive("spread", spread)
-    g = torch.Generator().manual_seed(seed)
+    g = _generator(seed)
     centres = torch.randn(classes, features, generator=g)
     labels = torch.randint(classes, (n,), generator=g)
     noise = spread / math.sqrt(features) * torch.randn(n, features, generator=g)
-    return centres[labels] + noise, labels
+    return (centres[labels] + noise).to(device), labels.to(device)
 
 
 def spirals(
-    n: int = 600, classes: int = 3, noise: float = 0.1, seed: int = 0
+    n: int = 600, classes: int = 3, noise: float = 0.1, seed: int = 0,
+    device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Interleaved 2-D spirals, one arm per class: a task a linear model cannot solve.
 
-    Returns float32 inputs of shape (n, 2) and int64 labels of shape (n,).
+    Returns float32 inputs of shape (n, 2) and int64 labels of shape (n,), on ``device``
+    (default the CPU).
     """
     check_int("n", n)
     check_int("classes", classes, minimum=2)
     check_positive("noise", noise, allow_zero=True)
-    g = torch.Generator().manual_seed(seed)
+    g = _generator(seed)
     labels = torch.arange(n) % classes
     radius = torch.rand(n, generator=g)
     angle = 4.0 * radius + labels * (2 * math.pi / classes) + noise * torch.randn(n, generator=g)
     x = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)
-    return x, labels
+    return x.to(device), labels.to(device)
+
+
+def adding_problem(
+    n: int = 1000, length: int = 50, seed: int = 0, dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The adding problem (Hochreiter & Schmidhuber 1997), in the form of Le et al. (2015).
+
+    Each step carries two numbers: a value drawn from U(0, 1) and a marker that is 1 at exactly
+    two steps, one in each half of the sequence, and 0 elsewhere. The target is the sum of the
+    two marked values. Always answering 1 scores a mean squared error of Var(u₁ + u₂) = 1/6.
+
+    Parameters
+    ----------
+    n : int, default 1000
+        Number of sequences.
+    length : int, default 50
+        Sequence length T, at least 2.
+    seed : int, default 0
+    dtype : torch.dtype, default torch.float32
+    device : torch.device or str, optional
+        Where both tensors go (default the CPU); the draw does not depend on it.
+
+    Returns
+    -------
+    x : Tensor of shape (n, length, 2)
+        Channel 0 the values, channel 1 the markers.
+    y : Tensor of shape (n, 1)
+    """
+    check_int("n", n)
+    check_int("length", length, minimum=2)
+    g = _generator(seed)
+    values = torch.rand(n, length, generator=g, dtype=torch.float64)
+    half = length // 2
+    first = torch.randint(half, (n,), generator=g)
+    second = half + torch.randint(length - half, (n,), generator=g)
+    markers = torch.zeros(n, length, dtype=torch.float64)
+    rows = torch.arange(n)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    y = (values * markers).sum(dim=1, keepdim=True)
+    return (torch.stack([values, markers], dim=2).to(device=device, dtype=dtype),
+            y.to(device=device, dtype=dtype))
+
+
+COPY_SYMBOLS = 8  # data symbols 1..8; 0 is the blank and 9 the delimiter ("go") symbol
+
+
+def copy_task(
+    n: int = 1000, delay: int = 20, memory: int = 10, seed: int = 0,
+    dtype: torch.dtype = torch.float32, device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The copy task (Arjovsky et al. 2016): remember ``memory`` symbols across ``delay`` steps.
+
+    The input is ``memory`` symbols drawn uniformly from 1..8, then ``delay − 1`` blanks (0),
+    a delimiter (9), and ``memory`` more blanks: length ``delay + 2·memory``. The target is
+    blank everywhere except the last ``memory`` steps, which repeat the symbols. A memoryless
+    model that outputs blank, then a uniform guess, scores a cross-entropy of
+    memory·ln 8 / (delay + 2·memory), i.e. 10·ln 8/(T + 20) for the usual memory of 10.
+
+    Parameters
+    ----------
+    n : int, default 1000
+        Number of sequences.
+    delay : int, default 20
+        The delay T between the last symbol and the delimiter's step.
+    memory : int, default 10
+        Number of symbols to copy.
+    seed : int, default 0
+    dtype : torch.dtype, default torch.float32
+        Dtype of the one-hot inputs.
+    device : torch.device or str, optional
+        Where both tensors go (default the CPU); the draw does not depend on it.
+
+    Returns
+    -------
+    x : Tensor of shape (n, delay + 2·memory, 10)
+        One-hot inputs over the 10 symbols.
+    y : Tensor of int64, shape (n, delay + 2·memory)
+        Target symbol at each step.
+    """
+    check_int("n", n)
+    check_int("delay", delay)
+    check_int("memory", memory)
+    g = _generator(seed)
+    length = delay + 2 * memory
+    symbols = torch.randint(1, COPY_SYMBOLS + 1, (n, memory), generator=g)
+    inputs = torch.zeros(n, length, dtype=torch.int64)
+    inputs[:, :memory] = symbols
+    inputs[:, memory + delay - 1] = COPY_SYMBOLS + 1
+    targets = torch.zeros(n, length, dtype=torch.int64)
+    targets[:, -memory:] = symbols
+    x = torch.nn.functional.one_hot(inputs, COPY_SYMBOLS + 2).to(dtype)
+    return x.to(device), targets.to(device)
+
+
+def random_teacher(
+    n: int = 2048,
+    features: int = 64,
+    classes: int = 10,
+    hidden: int = 64,
+    depth: int = 2,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A classification task labelled by a random network: the labels are learnable exactly.
+
+    ``device`` places both tensors (default the CPU); the draw does not depend on it.
+
+    Inputs are standard normal; a teacher MLP (``depth`` tanh layers of ``hidden`` units with
+    LeCun-normal weights scaled by 1.5, then a linear read-out) labels each point with the
+    class of its largest output. Unlike noise labels, a student large enough can reach 100 %.
+
+    Returns
+    -------
+    x : Tensor of shape (n, features), float32
+    y : Tensor of shape (n,), int64 class indices
+    """
+    check_int("n", n)
+    check_int("features", features)
+    check_int("classes", classes, minimum=2)
+    check_int("hidden", hidden)
+    check_int("depth", depth)
+    g = _generator(seed)
+    x = torch.randn(n, features, generator=g, dtype=torch.float64)
+    h = x
+    for _ in range(depth):
+        w = 1.5 * torch.randn(h.shape[1], hidden, generator=g, dtype=torch.float64)
+        h = torch.tanh(h @ w / math.sqrt(h.shape[1]))
+    readout = torch.randn(hidden, classes, generator=g, dtype=torch.float64)
+    return x.float().to(device), (h @ readout).argmax(dim=1).to(device)
+
+
+DIGITS_TEST = 497  # the held-out images of :func:`digits`, about 28 % of the 1797
+
+
+def digits(
+    split: str = "train", test_size: int = DIGITS_TEST, seed: int = 0,
+    dtype: torch.dtype = torch.float32, device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scikit-learn's bundled 8×8 handwritten digits, with a fixed train/test split.
+
+    The 1797 images of ``sklearn.datasets.load_digits`` ship inside scikit-learn (nothing is
+    downloaded; install it with ``pip install "vgcourse[cases]"``). A seeded permutation puts
+    ``test_size`` images in the test split and the rest in the training split. Pixel
+    intensities 0–16 are scaled to [0, 1], so both splits use the same fixed scaling and no
+    statistic of the test images leaks into training.
+
+    Parameters
+    ----------
+    split : {"train", "test"}, default "train"
+    test_size : int, default 497
+        Images held out for testing, between 1 and 1796.
+    seed : int, default 0
+        Seeds the permutation that defines the split.
+    dtype : torch.dtype, default torch.float32
+    device : torch.device or str, optional
+        Where both tensors go (default the CPU).
+
+    Returns
+    -------
+    x : Tensor of shape (n, 64)
+        Pixels in [0, 1], row by row (pixel ``8·r + c`` is row r, column c).
+    y : Tensor of int64, shape (n,)
+        The digit, 0–9.
+    """
+    check_choice("split", split, ("train", "test"))
+    check_int("test_size", test_size)
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("digits() needs scikit-learn: pip install 'vgcourse[cases]'") from err
+    bunch = load_digits()
+    n = len(bunch.target)
+    if test_size >= n:
+        raise ValueError(f"test_size={test_size!r} is not allowed; expected an integer "
+                         f"between 1 and {n - 1}.")
+    x = torch.as_tensor(bunch.data, dtype=torch.float64) / 16.0
+    y = torch.as_tensor(bunch.target, dtype=torch.int64)
+    order = torch.randperm(n, generator=_generator(seed))
+    index = order[:test_size] if split == "test" else order[test_size:]
+    return x[index].to(device=device, dtype=dtype), y[index].to(device)
+
+
+def sequential_digits(
+    split: str = "train", test_size: int = DIGITS_TEST, seed: int = 0,
+    dtype: torch.dtype = torch.float32, device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images of :func:`digits` read one pixel per time step: 64-step sequences.
+
+    The same split, scaling and labels as :func:`digits`; pixel t of the sequence is row
+    t // 8, column t % 8. A recurrent network must carry what it saw in the top rows across up
+    to 63 steps to the read-out at the last one.
+
+    Returns
+    -------
+    x : Tensor of shape (n, 64, 1)
+    y : Tensor of int64, shape (n,)
+    """
+    x, y = digits(split, test_size=test_size, seed=seed, dtype=dtype, device=device)
+    return x.reshape(len(x), 64, 1), y
+
+
+@dataclass
+class Corpus:
+    """A character-level corpus with a fixed train/validation split (see :func:`source_text`)."""
+
+    train_text: str
+    val_text: str
+    vocab: list[str]
+    files: list[str]
+    python_version: str
+
+    def encode(self, text: str) -> torch.Tensor:
+        """Character ids of ``text`` (characters outside the vocabulary become ``"?"``)."""
+        index = {c: i for i, c in enumerate(self.vocab)}
+        return torch.tensor([index.get(c, index["?"]) for c in text], dtype=torch.long)
+
+
+def source_text(max_chars: int = 300_000, min_file_chars: int = 2_000,
+                max_file_chars: int = 60_000, val_fraction: float = 0.1) -> Corpus:
+    """Real text without a download: the Python standard library's own source files.
+
+    Files are the public top-level modules of the running interpreter's standard library
+    (``sysconfig.get_paths()["stdlib"]``), taken in alphabetical order, skipping files shorter
+    than ``min_file_chars`` or longer than ``max_file_chars``, until ``max_chars`` characters are
+    collected. Tabs become four spaces and characters outside printable ASCII become ``"?"``,
+    so the vocabulary is at most 97 symbols. The last ``val_fraction`` of the text is the
+    validation split. The corpus is identical on every machine with the same Python version,
+    which is recorded in ``python_version``.
+    """
+    import platform
+    import string
+    import sysconfig
+    from pathlib import Path
+
+    check_int("max_chars", max_chars, minimum=1000)
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction={val_fraction!r} is not allowed; expected 0 < value < 1.")
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    allowed = set(string.printable) - set("\t\r\x0b\x0c")
+    chunks, files, total = [], [], 0
+    for path in sorted(stdlib.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace").replace("\t", "    ")
+        if not min_file_chars <= len(text) <= max_file_chars:
+            continue
+        text = "".join(c if c in allowed else "?" for c in text)
+        take = text[: max_chars - total]
+        chunks.append(take)
+        files.append(path.name)
+        total += len(take)
+        if total >= max_chars:
+            break
+    if not files:
+        raise ValueError(f"no standard-library source files found under {stdlib}.")
+    full = "".join(chunks)
+    split = int(len(full) * (1 - val_fraction))
+    vocab = sorted(set(full) | {"?"})
+    return Corpus(full[:split], full[split:], vocab, files, platform.python_version())

@@ -46,7 +46,7 @@ _RECTIFIERS = (nn.ReLU, nn.ReLU6)
 
 @dataclass
 class LayerReport:
-    """Evidence and verdict for one parametrised layer (see :func:`diagnose`)."""
+    """Evidence and verdict for one parametrised layer (see :func:`vgcourse.diagnose`)."""
 
     name: str
     kind: str

@@ -13,7 +13,7 @@ from torch import nn
 
 from ._validation import check_choice, check_positive
 
-SCHEMES = ("default", "normal", "lecun", "xavier", "he", "orthogonal")
+SCHEMES = ("default", "normal", "lecun", "xavier", "he", "orthogonal", "constant")
 
 
 def initialize(
@@ -22,6 +22,7 @@ def initialize(
     gain: float | None = None,
     std: float | None = None,
     generator: torch.Generator | None = None,
+    bias_std: float | None = None,
 ) -> nn.Module:
     """Initialise the weights of every ``nn.Linear`` in ``model`` in place.
 
@@ -29,13 +30,15 @@ def initialize(
     ----------
     model : nn.Module
         Any module; its ``nn.Linear`` submodules are initialised.
-    scheme : {"default", "normal", "lecun", "xavier", "he", "orthogonal"}
+    scheme : {"default", "normal", "lecun", "xavier", "he", "orthogonal", "constant"}
         ``default``: PyTorch's ``reset_parameters`` (n·Var(W) = 1/3).
         ``normal``: W ~ N(0, std²), ``std`` required.
         ``lecun``: W ~ N(0, 1/fan_in) (LeCun et al. 1998).
         ``xavier``: W ~ N(0, 2/(fan_in + fan_out)) (Glorot & Bengio 2010).
         ``he``: W ~ N(0, 2/fan_in) (He et al. 2015).
         ``orthogonal``: W = Q with orthonormal rows or columns (Saxe et al. 2014).
+        ``constant``: every weight 1/fan_in, so each unit averages its inputs; all units of a
+        layer are identical and stay so under gradient descent (the symmetry problem).
     gain : float, optional
         Multiplies every weight after the scheme draws it, so ``orthogonal`` with gain ``a``
         gives ``a·Q`` and ``lecun`` with gain σ_w gives the mean-field W ~ N(0, σ_w²/fan_in).
@@ -44,6 +47,9 @@ def initialize(
         Standard deviation for ``scheme="normal"``; not allowed for other schemes.
     generator : torch.Generator, optional
         Source of randomness, for reproducible draws.
+    bias_std : float, optional
+        Draw every bias from N(0, bias_std²) instead of zeroing it: the σ_b of mean-field
+        theory (Poole et al. 2016). Not allowed with ``scheme="default"``, which draws its own.
 
     Returns
     -------
@@ -59,12 +65,19 @@ def initialize(
         check_positive("std", std, allow_zero=True)
     elif std is not None:
         raise ValueError(f"std={std!r} is only used with scheme='normal', not scheme={scheme!r}.")
+    if bias_std is not None:
+        check_positive("bias_std", bias_std, allow_zero=True)
+        if scheme == "default":
+            raise ValueError(f"bias_std={bias_std!r} is not allowed with scheme='default', "
+                             "which draws its biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).")
     scale = 1.0 if gain is None else float(gain)
     with torch.no_grad():
         for layer in model.modules():
             if isinstance(layer, nn.Linear):
                 _init_linear(layer, scheme, std, generator)
                 layer.weight.mul_(scale)
+                if bias_std is not None and layer.bias is not None:
+                    layer.bias.normal_(0.0, bias_std, generator=generator)
     return model
 
 
@@ -79,6 +92,8 @@ def _init_linear(layer: nn.Linear, scheme: str, std, generator) -> None:
         return
     if scheme == "orthogonal":
         _orthogonal_(weight, generator)
+    elif scheme == "constant":
+        weight.fill_(1 / fan_in)
     else:
         sigma = {
             "normal": std,

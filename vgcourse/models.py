@@ -1,13 +1,34 @@
-"""Models whose hidden layers can be addressed in order: ``model.hidden[l - 1]`` is layer l."""
+"""Models whose hidden layers can be addressed in order: ``model.hidden[l - 1]`` is layer l.
+
+Three kinds of hidden layer share one interface, so :func:`vgcourse.gradient_flow` measures any
+of them: ``.linear`` is the first ``nn.Linear``, ``.pre_activation`` the module whose output
+enters the layer's (or the branch's inner) activation, and ``.activation_name`` names it.
+
+- :class:`HiddenLayer`: ``h = φ(W x + b)``.
+- :class:`NormLayer`: ``h = φ(N(W x + b))`` with ``N`` batch or layer normalisation (the
+  placement of Ioffe & Szegedy 2015).
+- :class:`ResidualBlock`: ``x + α·F(x)`` with a two-layer branch ``F`` (He et al. 2016).
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from ._validation import check_int
+from ._validation import check_choice, check_int, check_positive
 from .activations import Activation, get_activation
 from .init import initialize
+
+NORMS = (None, "batch", "layer")
+NORM_POSITIONS = ("post", "pre")
+
+
+def _norm_module(norm: str | None, width: int, eps: float) -> nn.Module:
+    if norm == "batch":
+        return nn.BatchNorm1d(width, eps=eps)
+    if norm == "layer":
+        return nn.LayerNorm(width, eps=eps)
+    return nn.Identity()
 
 
 class HiddenLayer(nn.Module):
@@ -23,24 +44,115 @@ class HiddenLayer(nn.Module):
         self.activation = activation.module()
         self.activation_name = activation.name
 
+    @property
+    def pre_activation(self) -> nn.Module:
+        """The module whose output is the input of the activation."""
+        return self.linear
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.activation(self.linear(x))
 
 
-class MLP(nn.Module):
-    """A plain deep MLP: ``depth`` hidden layers, then a linear read-out ``output``."""
+class NormLayer(nn.Module):
+    """A normalised hidden layer: ``h = phi(N(W x + b))``, ``N`` batch or layer norm.
 
-    def __init__(self, hidden: list[HiddenLayer], output: nn.Linear):
+    ``self.linear`` is the affine map, ``self.norm`` the normalisation (whose output,
+    ``pre_activation``, enters the activation).
+    """
+
+    def __init__(self, in_features: int, out_features: int, activation: Activation,
+                 norm: str, eps: float = 1e-5):
         super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+        self.norm = _norm_module(norm, out_features, eps)
+        self.activation = activation.module()
+        self.activation_name = activation.name
+
+    @property
+    def pre_activation(self) -> nn.Module:
+        """The module whose output is the input of the activation: the normalisation."""
+        return self.norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.norm(self.linear(x)))
+
+
+class ResidualBlock(nn.Module):
+    """A residual block ``x ↦ x + α·F(x)`` whose branch has two linear layers.
+
+    With ``norm=None``: ``x + α·W₂ φ(W₁x + b₁) + α·b₂``, the block of the residual variance law
+    E‖x_L‖² = (1 + 2α²)^L ‖x_0‖² (He weights, zero biases).
+
+    With a normalisation ``N`` the placement decides where it sits:
+
+    - ``"post"`` (He et al. 2016, the original ResNet): ``φ(x + α·N₂(W₂ φ(N₁(W₁x))))``, the
+      activation after the sum;
+    - ``"pre"`` (He et al. 2016, identity mappings): ``x + α·W₂ φ(N₂(W₁ φ(N₁(x))))``, nothing
+      but the identity on the skip path.
+
+    ``linear`` is W₁ and ``linear2`` is W₂; ``pre_activation`` is the module whose output enters
+    the branch's inner activation.
+    """
+
+    def __init__(self, width: int, activation: Activation, norm: str | None = None,
+                 placement: str = "post", branch_scale: float = 1.0, eps: float = 1e-5,
+                 skip: bool = True):
+        super().__init__()
+        self.placement = placement
+        self.branch_scale = float(branch_scale)
+        self.skip = skip
+        self.linear = nn.Linear(width, width)
+        self.linear2 = nn.Linear(width, width)
+        self.norm1 = _norm_module(norm, width, eps)
+        self.norm2 = _norm_module(norm, width, eps)
+        self.normalised = norm is not None
+        self.activation = activation.module()
+        self.activation_name = activation.name
+
+    @property
+    def pre_activation(self) -> nn.Module:
+        """The module whose output enters the branch's inner activation."""
+        if not self.normalised:
+            return self.linear
+        return self.norm1 if self.placement == "post" else self.norm2
+
+    def branch(self, x: torch.Tensor) -> torch.Tensor:
+        """The residual branch F(x), without the scale α."""
+        phi = self.activation
+        if not self.normalised:
+            return self.linear2(phi(self.linear(x)))
+        if self.placement == "post":
+            return self.norm2(self.linear2(phi(self.norm1(self.linear(x)))))
+        return self.linear2(phi(self.norm2(self.linear(phi(self.norm1(x))))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.branch_scale * self.branch(x)
+        if self.skip:
+            out = x + out
+        if self.normalised and self.placement == "post":
+            out = self.activation(out)
+        return out
+
+
+class MLP(nn.Module):
+    """A deep MLP: optional input projection ``input``, ``depth`` hidden layers or blocks
+    ``hidden``, then a linear read-out ``output``."""
+
+    def __init__(self, hidden: list[nn.Module], output: nn.Linear, input: nn.Module | None = None):
+        super().__init__()
+        if input is not None:
+            self.input = input  # registered first, so it is the first Linear in .modules()
         self.hidden = nn.ModuleList(hidden)
         self.output = output
 
     @property
     def depth(self) -> int:
-        """Number of hidden layers."""
+        """Number of hidden layers (of residual blocks, for a residual MLP)."""
         return len(self.hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if "input" in self._modules:
+            x = self.input(x)
         for layer in self.hidden:
             x = layer(x)
         return self.output(x)
@@ -57,21 +169,30 @@ def mlp(
     gain: float | None = None,
     std: float | None = None,
     dtype: torch.dtype = torch.float32,
+    norm: str | None = None,
+    residual: bool = False,
+    branch_scale: float = 1.0,
+    norm_position: str = "post",
+    zero_init: bool = False,
+    norm_eps: float = 1e-5,
+    device: torch.device | str | None = None,
 ) -> MLP:
-    """Build a deep multilayer perceptron.
+    """Build a deep multilayer perceptron: plain, normalised or residual.
 
     Parameters
     ----------
     depth : int
-        Number of hidden layers (Linear then activation), at least 1.
+        Number of hidden layers, at least 1; for ``residual=True`` the number of residual
+        blocks (each holds two linear layers).
     width : int, default 64
         Units per hidden layer.
     activation : str, default "tanh"
         A key of :data:`vgcourse.activations.ACTIVATIONS`.
     init : str, default "default"
-        A scheme of :func:`vgcourse.initialize`.
+        A scheme of :func:`vgcourse.initialize`, applied to every Linear layer.
     in_features, out_features : int, optional
-        Input size (default ``width``) and output size (default 1).
+        Input size (default ``width``) and output size (default 1). A residual MLP whose
+        ``in_features`` differs from ``width`` gets a linear input projection ``model.input``.
     seed : int, default 0
         Seeds the weight draw, so the same arguments give the same model.
     gain : float, optional
@@ -80,17 +201,40 @@ def mlp(
         Weight standard deviation, for ``init="normal"`` only.
     dtype : torch.dtype, default torch.float32
         Parameter dtype.
+    norm : {None, "batch", "layer"}, default None
+        Normalisation: none, batch normalisation (Ioffe & Szegedy 2015) or layer normalisation
+        (Ba et al. 2016). In a plain MLP each layer is ``φ(N(Wx + b))``.
+    residual : bool, default False
+        Build residual blocks ``x + α·F(x)`` (see :class:`ResidualBlock`) instead of layers.
+    branch_scale : float, default 1.0
+        The factor α on each residual branch; residual MLPs only.
+    norm_position : {"post", "pre"}, default "post"
+        Where a residual block normalises: after the branch's linear layers with the activation
+        after the sum (original ResNet), or before them with a clean identity path
+        (pre-activation ResNet). Only used with ``residual=True`` and a ``norm``.
+    zero_init : bool, default False
+        Start every residual branch at zero, so each block is the identity: the last
+        normalisation's scale γ is zeroed for ``norm_position="post"`` with a norm (Goyal et al.
+        2017), W₂ otherwise (as in Fixup, Zhang et al. 2019). Residual MLPs only.
+    norm_eps : float, default 1e-5
+        The ε added to the variance by each normalisation layer.
+    device : torch.device or str, optional
+        Where the parameters go (default the CPU). The weights are drawn on the CPU and then
+        moved, so a seed gives the same model on every device.
 
     Returns
     -------
     MLP
-        ``model.hidden[l - 1]`` is hidden layer l; ``model.output`` the read-out.
+        ``model.hidden[l - 1]`` is hidden layer (or block) l; ``model.output`` the read-out.
 
     Examples
     --------
     >>> model = mlp(depth=10, width=32, activation="relu", init="he")
     >>> model.depth
     10
+    >>> bn = mlp(depth=10, width=32, activation="relu", init="he", norm="batch")
+    >>> res = mlp(depth=5, width=32, activation="relu", init="he", residual=True,
+    ...           branch_scale=0.5)
     """
     check_int("depth", depth)
     check_int("width", width)
@@ -98,10 +242,37 @@ def mlp(
     out_features = 1 if out_features is None else out_features
     check_int("in_features", in_features)
     check_int("out_features", out_features)
+    check_choice("norm", norm, NORMS)
+    check_choice("norm_position", norm_position, NORM_POSITIONS)
+    check_choice("residual", residual, (False, True))
+    check_positive("branch_scale", branch_scale, allow_zero=True)
+    check_positive("norm_eps", norm_eps)
+    if not residual and (branch_scale != 1.0 or zero_init):
+        raise ValueError(
+            f"branch_scale={branch_scale!r}, zero_init={zero_init!r} are only allowed with "
+            "residual=True; a plain MLP has no branch."
+        )
     act = get_activation(activation)
-    sizes = [in_features] + [width] * depth
-    hidden = [HiddenLayer(a, b, act) for a, b in zip(sizes[:-1], sizes[1:])]
-    model = MLP(hidden, nn.Linear(width, out_features)).to(dtype)
+    projection = None
+    if residual:
+        if in_features != width:
+            projection = nn.Linear(in_features, width)
+        hidden = [ResidualBlock(width, act, norm, norm_position, branch_scale, norm_eps)
+                  for _ in range(depth)]
+    else:
+        sizes = [in_features] + [width] * depth
+        if norm is None:
+            hidden = [HiddenLayer(a, b, act) for a, b in zip(sizes[:-1], sizes[1:])]
+        else:
+            hidden = [NormLayer(a, b, act, norm, norm_eps) for a, b in zip(sizes[:-1], sizes[1:])]
+    model = MLP(hidden, nn.Linear(width, out_features), input=projection).to(dtype)
     generator = torch.Generator().manual_seed(seed)
     initialize(model, init, gain=gain, std=std, generator=generator)
-    return model
+    if zero_init:
+        with torch.no_grad():
+            for block in model.hidden:
+                if block.normalised and block.placement == "post":
+                    block.norm2.weight.zero_()
+                else:
+                    block.linear2.weight.zero_()
+    return model.to(device)

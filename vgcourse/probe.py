@@ -91,7 +91,8 @@ def gradient_flow(
     dtype : torch.dtype or None, default torch.float64
         Precision of the measurement. The model is copied and cast when its dtype differs
         (float64 keeps gradients of 1e-300 visible where float32 flushes them to zero). ``None``
-        measures in the model's own dtype.
+        measures in the model's own dtype. It runs on the model's device; ``x`` and ``y`` are
+        moved there.
 
     Returns
     -------
@@ -117,42 +118,149 @@ def gradient_flow(
     dtype = next(work.parameters()).dtype
     layers = hidden_layers(work)
     pre, post = [], []
-    hooks = [layer.linear.register_forward_hook(lambda m, i, o: pre.append(o)) for layer in layers]
+    # A normalised layer's activation input is its norm's output: `pre_activation` names it.
+    hooks = [getattr(layer, "pre_activation", layer.linear).register_forward_hook(
+        lambda m, i, o: pre.append(o)) for layer in layers]
     hooks += [layer.register_forward_hook(lambda m, i, o: post.append(o)) for layer in layers]
     try:
-        value = loss_fn(work(x.to(dtype)), prepare_target(y, loss, dtype))
+        # The measurement runs where the model is: the batch follows it to its device.
+        device = next(work.parameters()).device
+        value = loss_fn(work(x.to(device=device, dtype=dtype)),
+                        prepare_target(y, loss, dtype).to(device))
     finally:
         for hook in hooks:
             hook.remove()
     linears = [m for m in work.modules() if isinstance(m, nn.Linear)]
     grads = torch.autograd.grad(value, post + [m.weight for m in linears])
     act_grads, weight_grads = grads[: len(post)], grads[len(post) :]
-    stats = [_unit_statistics(layer, u) for layer, u in zip(layers, pre)]
+    with torch.no_grad():
+        # one tensor of every per-layer number, converted to Python floats in a single call:
+        # per-value float() conversions cost more than the statistics themselves
+        per_layer = torch.stack([torch.stack([
+            _norm(g), *reversed(torch.std_mean(h.double())), *_unit_statistics(layer, u)])
+            for g, h, u, layer in zip(act_grads, post, pre, layers)]).T.tolist()
+        weights = torch.stack([torch.stack([_norm(g), _norm(m.weight)])
+                               for g, m in zip(weight_grads, linears)]).T.tolist()
+    grad_norms, means, stds, saturated, dead = per_layer
     return GradientFlow(
-        activation_grad_norms=[_norm(g) for g in act_grads],
-        weight_grad_norms=[_norm(g) for g in weight_grads],
-        weight_norms=[_norm(m.weight.detach()) for m in linears],
-        activation_mean=[float(h.detach().mean()) for h in post],
-        activation_std=[float(h.detach().std()) for h in post],
-        saturated_fraction=[s[0] for s in stats],
-        dead_fraction=[s[1] for s in stats],
+        activation_grad_norms=grad_norms,
+        weight_grad_norms=weights[0],
+        weight_norms=weights[1],
+        activation_mean=means,
+        activation_std=stds,
+        saturated_fraction=saturated,
+        dead_fraction=dead,
         loss=float(value.detach()),
         activation=getattr(layers[0], "activation_name", ""),
     )
 
 
-def _unit_statistics(layer: nn.Module, pre: torch.Tensor) -> tuple[float, float]:
+def jacobian_spectrum(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Singular values of the input–output Jacobian of a model's hidden stack, in float64.
+
+    J = ∂h_L/∂x at one input ``x``, where h_L is what enters the read-out ``model.output``
+    (the last hidden layer). Its singular values say how the network stretches every input
+    direction: all equal to 1 is *dynamical isometry* (Saxe et al. 2014; Pennington et al. 2017).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model with a ``hidden`` ModuleList and an ``output`` layer, such as one built by
+        :func:`vgcourse.mlp`. Copied and cast to float64; left untouched.
+    x : torch.Tensor
+        One input, shape ``(in_features,)`` (or ``(1, in_features)``).
+
+    Returns
+    -------
+    torch.Tensor
+        The singular values, float64, largest first (min(in_features, width) of them).
+
+    Examples
+    --------
+    >>> import torch, vgcourse
+    >>> net = vgcourse.mlp(4, 16, activation="identity", init="orthogonal")
+    >>> s = vgcourse.jacobian_spectrum(net, torch.randn(16))
+    >>> bool(torch.allclose(s, torch.ones(16, dtype=torch.float64)))
+    True
+    """
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x must be a tensor, got {type(x).__name__}.")
+    if x.dim() == 2 and x.shape[0] == 1:
+        x = x[0]
+    if x.dim() != 1:
+        raise ValueError(f"x has shape {tuple(x.shape)}; expected one input, shape "
+                         "(in_features,).")
+    hidden_layers(model)
+    readout = getattr(model, "output", None)
+    if not isinstance(readout, nn.Module):
+        raise ValueError(f"model={type(model).__name__} has no `output` layer; "
+                         "jacobian_spectrum measures the map up to the read-out's input.")
+    work = copy.deepcopy(model).to(torch.float64).eval()
+    captured = []
+    hook = work.output.register_forward_pre_hook(lambda m, args: captured.append(args[0]))
+
+    def features(inp):
+        captured.clear()
+        work(inp.unsqueeze(0))
+        return captured[0][0]
+
+    try:
+        jac = torch.autograd.functional.jacobian(features, x.detach().to(
+            device=next(work.parameters()).device, dtype=torch.float64),
+                                                 vectorize=True)
+    finally:
+        hook.remove()
+    return torch.linalg.svdvals(jac)
+
+
+def preactivation_moments(model: nn.Module, x: torch.Tensor) -> list[float]:
+    """Measured q_l: the mean square of every hidden layer's pre-activation over a batch.
+
+    The mean over units and examples of u_l², with u_l the input of layer l's activation: the
+    quantity the mean-field recursion :func:`vgcourse.theory.variance_trajectory` predicts.
+    Measured in float64 on a copy of the model.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model with a ``hidden`` ModuleList, such as one built by :func:`vgcourse.mlp`.
+    x : torch.Tensor
+        Input batch, shape ``(batch, in_features)``.
+
+    Returns
+    -------
+    list of float
+        q_1..q_L, input side first.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x must be a tensor, got {type(x).__name__}.")
+    hidden_layers(model)
+    work = copy.deepcopy(model).to(torch.float64)
+    pre = []
+    hooks = [getattr(layer, "pre_activation", layer.linear).register_forward_hook(
+        lambda m, i, o: pre.append(float((o.detach() ** 2).mean()))) for layer in work.hidden]
+    try:
+        with torch.no_grad():
+            work(x.to(device=next(work.parameters()).device, dtype=torch.float64))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return pre
+
+
+def _unit_statistics(layer: nn.Module, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     name = getattr(layer, "activation_name", None)
     if name is None:
-        return float("nan"), float("nan")
+        nan = torch.tensor(float("nan"), dtype=torch.float64, device=pre.device)
+        return nan, nan
     act = get_activation(name)
-    with torch.no_grad():
-        slope = act.derivative(pre).abs()
-        saturated = (slope < SATURATION_THRESHOLD * act.derivative_sup).double().mean()
-        dead = (slope == 0).all(dim=0).double().mean()
-    return (float(saturated) if act.saturates else 0.0), float(dead)
+    slope = act.derivative(pre).abs()
+    dead = (slope == 0).all(dim=0).double().mean()
+    if not act.saturates:
+        return torch.zeros_like(dead), dead
+    return (slope < SATURATION_THRESHOLD * act.derivative_sup).double().mean(), dead
 
 
-def _norm(tensor: torch.Tensor) -> float:
+def _norm(tensor: torch.Tensor) -> torch.Tensor:
     # Square-summing float32 entries of 1e-23 underflows to 0; the norm itself must not.
-    return float(tensor.double().norm())
+    return tensor.detach().double().norm()

@@ -181,3 +181,415 @@ def _mean_square_slope(act: Activation, q: float) -> float:
 def _check_sigmas(sigma_w: float, sigma_b: float) -> None:
     check_positive("sigma_w", sigma_w)
     check_positive("sigma_b", sigma_b, allow_zero=True)
+
+
+# -- Chapter 3: initialisation ----------------------------------------------------------------
+
+def init_variance(
+    scheme: str, fan_in: int, fan_out: int | None = None, gain: float = 1.0,
+    std: float | None = None,
+) -> float:
+    """Variance of one weight entry under an initialisation scheme of :func:`vgcourse.initialize`.
+
+    Parameters
+    ----------
+    scheme : {"default", "normal", "lecun", "xavier", "he", "orthogonal", "constant"}
+        ``default``: PyTorch's U(−1/√fan_in, 1/√fan_in), variance 1/(3·fan_in);
+        ``lecun`` 1/fan_in (LeCun et al. 1998); ``xavier`` 2/(fan_in + fan_out) (Glorot &
+        Bengio 2010); ``he`` 2/fan_in (He et al. 2015); ``orthogonal``: entries of a Haar
+        orthogonal matrix have variance 1/max(fan_in, fan_out) (Saxe et al. 2014);
+        ``normal``: ``std``²; ``constant``: 0 (every entry is the same number).
+    fan_in : int
+        Inputs of the layer.
+    fan_out : int, optional
+        Outputs of the layer; defaults to ``fan_in`` (a square layer).
+    gain : float, default 1
+        Multiplies every weight, so the variance by gain².
+    std : float, optional
+        Standard deviation for ``scheme="normal"``.
+
+    Returns
+    -------
+    float
+        Var(W_ij). The mean-field σ_w² of the layer is ``fan_in * init_variance(...)``.
+    """
+    check_int("fan_in", fan_in)
+    fan_out = fan_in if fan_out is None else fan_out
+    check_int("fan_out", fan_out)
+    check_positive("gain", gain, allow_zero=True)
+    allowed = ("default", "normal", "lecun", "xavier", "he", "orthogonal", "constant")
+    if scheme not in allowed:
+        raise ValueError(f"scheme={scheme!r} is not supported; expected one of "
+                         + ", ".join(repr(a) for a in allowed) + ".")
+    if scheme == "normal":
+        if std is None:
+            raise ValueError("std=None is not allowed with scheme='normal'; pass std > 0.")
+        check_positive("std", std, allow_zero=True)
+    base = {
+        "default": 1 / (3 * fan_in),
+        "lecun": 1 / fan_in,
+        "xavier": 2 / (fan_in + fan_out),
+        "he": 2 / fan_in,
+        "orthogonal": 1 / max(fan_in, fan_out),
+        "constant": 0.0,
+        "normal": (std or 0.0) ** 2,
+    }[scheme]
+    return gain**2 * base
+
+
+def chi_map(activation: str | Activation, sigma_w2, sigma_b2, max_iter: int = 4000,
+            tol: float = 1e-10) -> np.ndarray:
+    """χ over a grid of (σ_w², σ_b²), all grid points iterated to q* at once.
+
+    Parameters
+    ----------
+    activation : str or Activation
+        A registered activation.
+    sigma_w2, sigma_b2 : array_like
+        Weight and bias variances (σ_w², σ_b², not σ_w, σ_b), broadcast against each other;
+        ``np.meshgrid`` output gives a map.
+    max_iter : int, default 4000
+        Most steps toward q*: Newton steps on q = F(q) where they reduce the residual,
+        plain iterations q ← F(q) otherwise. Newton converges in tens of steps even beside
+        the critical point (σ_w² = 1, σ_b² = 0 for tanh), where plain iteration is a slow
+        power law.
+    tol : float, default 1e-10
+        Relative change of q below which a grid point counts as converged.
+
+    Returns
+    -------
+    numpy.ndarray
+        χ = σ_w² E[φ'(√q* z)²] with the broadcast shape; equals :func:`chi` pointwise. ReLU,
+        leaky ReLU and linear units use their closed forms; points where an unbounded smooth
+        activation (ELU, GELU, ...) has no finite q* are NaN.
+    """
+    act = get_activation(activation)
+    w2, b2 = np.broadcast_arrays(np.asarray(sigma_w2, dtype=float), np.asarray(sigma_b2,
+                                                                                 dtype=float))
+    if np.any(~np.isfinite(w2)) or np.any(w2 <= 0):
+        raise ValueError(f"sigma_w2 has entries {w2[(w2 <= 0) | ~np.isfinite(w2)][:3]}; "
+                         "expected finite numbers > 0.")
+    if np.any(~np.isfinite(b2)) or np.any(b2 < 0):
+        raise ValueError(f"sigma_b2 has entries {b2[(b2 < 0) | ~np.isfinite(b2)][:3]}; "
+                         "expected finite numbers >= 0.")
+    check_int("max_iter", max_iter)
+    shape = w2.shape
+    sw2 = torch.tensor(w2.ravel(), dtype=torch.float64)
+    sb2 = torch.tensor(b2.ravel(), dtype=torch.float64)
+    if act.name in ("relu", "leaky_relu", "identity"):
+        slopes = act.derivative(torch.tensor([-1.0, 1.0], dtype=torch.float64)) ** 2
+        return (sw2 * slopes.mean()).numpy().reshape(shape)
+    zero = torch.zeros(1, dtype=torch.float64)
+    odd_zero = act.saturates and float(act.function(zero)) == 0
+    slope0 = float(act.derivative(zero)) ** 2
+    # σ_b = 0 in the ordered phase: q* = 0 exactly (as in q_star), so χ = σ_w² φ'(0)².
+    exact_zero = (sb2 == 0) & (sw2 * slope0 <= 1) if odd_zero else torch.zeros_like(sb2, dtype=bool)
+    # Newton's method on g(q) = F(q) − q, F the variance map, with
+    # F'(q) = σ_w² E[φ(√q z) φ'(√q z) z] / √q: a few steps where plain iteration of F crawls
+    # near the critical line. A Newton step is kept only where it lowers abs(g); elsewhere
+    # the plain step q ← F(q) is taken.
+    q = torch.ones_like(sw2)
+    active = ~exact_zero
+    for _ in range(max_iter):
+        if not bool(active.any()):
+            break
+        idx = active.nonzero().squeeze(1)
+        qi = q[idx]
+        root = torch.sqrt(qi).unsqueeze(1)
+        u = root * _Z
+        phi = act.function(u)
+        f = sw2[idx] * (phi**2 @ _W) + sb2[idx]
+        g = f - qi
+        slope = sw2[idx] * ((phi * act.derivative(u) * _Z) @ _W) / root.squeeze(1)
+        newton = qi - g / (slope - 1)
+        ok = torch.isfinite(newton) & (newton > 0)
+        un = torch.sqrt(torch.where(ok, newton, qi)).unsqueeze(1) * _Z
+        gn = sw2[idx] * (act.function(un) ** 2 @ _W) + sb2[idx] - torch.where(ok, newton, qi)
+        ok = ok & (gn.abs() < g.abs())
+        new = torch.where(ok, newton, f)
+        diverged = ~torch.isfinite(new) | (new > 1e12)
+        new[diverged] = float("nan")
+        done = diverged | ((new - qi).abs() <= tol * torch.clamp(qi, min=1e-300))
+        q[idx] = new
+        active[idx[done]] = False
+    q[exact_zero] = 0.0
+    u = torch.sqrt(q).unsqueeze(1) * _Z
+    chi_values = sw2 * (act.derivative(u) ** 2 @ _W)
+    return chi_values.numpy().reshape(shape)
+
+
+def jacobian_spectrum_variance(
+    activation: str | Activation, sigma_w: float, sigma_b: float = 0.0, depth: int = 10,
+    weights: str = "gaussian",
+) -> float:
+    """Normalised variance Var(λ)/E[λ]² of the eigenvalues λ of JJᵀ for a wide deep network.
+
+    J is the input–output Jacobian of ``depth`` layers at the fixed point q*. In the wide limit
+    each layer's factor D_l W_l is free of the others, and normalised variances of free
+    mean-normalised factors add (Pennington et al. 2017): per layer the weights contribute 1 if
+    Gaussian (Marchenko–Pastur) and 0 if orthogonal, and D_l² contributes μ₂/μ₁² − 1 with
+    μ_k = E[φ'(√q* z)^{2k}]. Hence ``depth·μ₂/μ₁²`` (Gaussian) and ``depth·(μ₂/μ₁² − 1)``
+    (orthogonal): a deep linear orthogonal network is exactly isometric (0), a linear Gaussian
+    one has variance L, ReLU has 2L and L. Independent of σ_w for ReLU and linear units.
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_w, sigma_b : float
+        Weight and bias scales (σ_w, σ_b); set q*.
+    depth : int
+        Number of layers L.
+    weights : {"gaussian", "orthogonal"}
+    """
+    _check_sigmas(sigma_w, sigma_b)
+    check_int("depth", depth)
+    if weights not in ("gaussian", "orthogonal"):
+        raise ValueError(f"weights={weights!r} is not supported; expected 'gaussian' or "
+                         "'orthogonal'.")
+    act = get_activation(activation)
+    if act.name in ("relu", "leaky_relu", "identity"):
+        q = 1.0  # φ'² is piecewise constant: μ_k does not depend on q
+    else:
+        q = q_star(act, sigma_w, sigma_b)
+    mu1 = gaussian_expectation(lambda u: act.derivative(u) ** 2, q)
+    mu2 = gaussian_expectation(lambda u: act.derivative(u) ** 4, q)
+    per_layer = mu2 / mu1**2 - (0.0 if weights == "gaussian" else 1.0)
+    return depth * per_layer
+
+
+def critical_sigma_w(activation: str | Activation, sigma_b: float = 0.0, lo: float = 0.1,
+                     hi: float = 4.0, tol: float = 1e-10) -> float:
+    """The σ_w at which χ(σ_w, σ_b) = 1: the edge of chaos at bias scale σ_b, by bisection.
+
+    ReLU: √2 (He et al. 2015) for every σ_b; tanh with σ_b = 0: 1; larger σ_b moves the edge
+    of a saturating activation to larger σ_w (Poole et al. 2016; Schoenholz et al. 2017).
+
+    Parameters
+    ----------
+    activation : str or Activation
+    sigma_b : float, default 0
+        Bias scale σ_b (σ_b² is the bias variance).
+    lo, hi : float
+        A bracket of σ_w values with χ(lo) < 1 < χ(hi).
+    tol : float
+        Width of the final bracket.
+    """
+    check_positive("sigma_b", sigma_b, allow_zero=True)
+    check_positive("lo", lo)
+    check_positive("hi", hi)
+    act = get_activation(activation)
+
+    def chi(sigma_w):  # chi_map's Newton solve for q* is fast even next to the edge
+        return float(chi_map(act, sigma_w**2, sigma_b**2))
+
+    if not chi(lo) < 1 < chi(hi):
+        raise ValueError(f"lo={lo}, hi={hi} do not bracket χ = 1 for activation={act.name!r}, "
+                         f"sigma_b={sigma_b}; expected χ(lo) < 1 < χ(hi).")
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if chi(mid) < 1:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+# -- recurrent networks (chapter 7) -------------------------------------------------------------
+def rnn_gradient_bound(sigma_max: float, lag: int, gamma: float = 1.0) -> float:
+    """Pascanu et al. (2013): ‖∂h_T/∂h_t‖ ≤ (γ·σ_max(W_hh))^(T−t) for h_t = φ(W_hh h_{t−1} + …).
+
+    Each step's Jacobian is diag(φ'(·)) W_hh, of norm at most γ·σ_max with γ = sup abs(φ')
+    (1 for tanh). Below 1/γ the gradient must vanish; above, it may explode but need not. For a
+    linear RNN with W_hh = ρQ (Q orthogonal) the bound is attained: every lag gives ρ^(T−t).
+
+    Parameters
+    ----------
+    sigma_max : float
+        Largest singular value of W_hh, >= 0.
+    lag : int
+        T − t, >= 0.
+    gamma : float, default 1.0
+        sup abs(φ'): 1 for tanh and identity, 1/4 for the sigmoid.
+    """
+    check_positive("sigma_max", sigma_max, allow_zero=True)
+    check_int("lag", lag, minimum=0)
+    check_positive("gamma", gamma)
+    return (gamma * sigma_max) ** lag
+
+
+def latching_fixed_point(w: float) -> float:
+    """The stable fixed point h* >= 0 of the one-unit recurrence h ← tanh(w·h).
+
+    For 0 <= w <= 1 it is 0; for w > 1 the origin becomes unstable and the unit latches onto
+    the positive root of h = tanh(w·h) (Bengio et al. 1994), found here by Newton's method.
+    """
+    check_positive("w", w, allow_zero=True)
+    if w <= 1:
+        return 0.0
+    h = 1.0  # tanh(w·h) − h is concave on h > 0, so Newton from the right converges monotonically
+    for _ in range(100):
+        t = math.tanh(w * h)
+        step = (t - h) / (w * (1 - t * t) - 1)
+        h -= step
+        if abs(step) < 1e-15:
+            break
+    return h
+
+
+def latching_contraction(w: float) -> float:
+    """λ = w(1 − h*²): the factor by which h ← tanh(w·h) multiplies a perturbation at h*.
+
+    For w > 1, λ < 1: the latched state is stable, and so ∂h_T/∂h_0 → λ^T: the unit remembers a
+    bit robustly precisely because it forgets the gradient (Bengio et al. 1994).
+    """
+    h = latching_fixed_point(w)
+    return w * (1 - h * h)
+
+
+def adding_baseline() -> float:
+    """MSE of always answering 1 on the adding problem: Var(u₁ + u₂) = 2/12 = 1/6."""
+    return 1.0 / 6.0
+
+
+def copy_baseline(delay: int, memory: int = 10, symbols: int = 8) -> float:
+    """Cross-entropy of a memoryless model on the copy task: memory·ln(symbols)/(delay + 2·memory).
+
+    It outputs blank wherever the target is blank and guesses uniformly among the symbols in the
+    last ``memory`` steps (Arjovsky et al. 2016): 10·ln 8/(T + 20) for the usual sizes.
+    """
+    check_int("delay", delay)
+    check_int("memory", memory)
+    check_int("symbols", symbols, minimum=2)
+    return memory * math.log(symbols) / (delay + 2 * memory)
+
+
+# -- exploding gradients and clipping (chapter 4) -----------------------------------------------
+def clipped_norm(grad_norm: float, tau: float, eps: float = 1e-6) -> float:
+    """Norm of a gradient after norm clipping at threshold τ (Pascanu et al. 2013).
+
+    The rule is g ← g · min(1, τ/‖g‖), which keeps the direction and caps the norm at τ.
+    ``torch.nn.utils.clip_grad_norm_`` computes the factor as τ/(‖g‖ + eps) with eps = 1e-6,
+    so a clipped gradient has norm τ·‖g‖/(‖g‖ + 1e-6), a hair below τ; pass ``eps=0`` for the
+    textbook rule.
+
+    Parameters
+    ----------
+    grad_norm : float
+        ‖g‖ before clipping, >= 0.
+    tau : float
+        The threshold, > 0.
+    eps : float, default 1e-6
+        The guard torch adds to the denominator.
+    """
+    check_positive("grad_norm", grad_norm, allow_zero=True)
+    check_positive("tau", tau)
+    check_positive("eps", eps, allow_zero=True)
+    return grad_norm * min(1.0, tau / (grad_norm + eps))
+
+
+def cliff_gradient(w: float, steps: int = 50, bias: float = -2.5, target: float = 0.7,
+                   x0: float = 0.5) -> float:
+    """dL/dw for x_t = w·σ(x_{t−1}) + b, L = (x_T − target)², by forward sensitivity.
+
+    s_t = ∂x_t/∂w obeys s_t = σ(x_{t−1}) + w·σ'(x_{t−1})·s_{t−1} with s_0 = 0, and
+    dL/dw = 2(x_T − target)·s_T. Near the w where the unit switches between its two stable
+    states, w·σ'(x) stays close to 1 for many steps and s_T is huge: the cliff of Pascanu et al.
+    (2013). :func:`vgcourse.exploding.cliff` computes the same number by autograd.
+    """
+    check_int("steps", steps)
+    x, s = float(x0), 0.0
+    for _ in range(steps):
+        sig = 1.0 / (1.0 + math.exp(-x))
+        x, s = w * sig + bias, sig + w * sig * (1.0 - sig) * s
+    return 2.0 * (x - target) * s
+
+
+# -- Normalisation and residual connections (chapters 5 and 6) ------------------------------------
+
+
+def batchnorm_gradient_growth(activation: str | Activation = "identity",
+                              batch: int | None = None) -> float:
+    """Per-layer growth of ‖∂L/∂h_l‖² toward the input in a deep batch-normalised MLP.
+
+    At initialisation, without skip connections, batch normalisation makes the squared gradient
+    norm grow by a fixed factor per layer toward the input, whatever the weight scale
+    (Yang et al. 2019). For linear layers (``"identity"``) the factor is (B − 2)/(B − 3) at batch
+    size B ≥ 4. For ReLU the closed form known is the large-batch limit π/(π − 1) ≈ 1.467
+    (``batch=None``); at finite B the factor is larger (about 1.6 at B = 16).
+
+    Parameters
+    ----------
+    activation : {"identity", "relu"}, default "identity"
+    batch : int, optional
+        Batch size B >= 4; required for ``"identity"``, must be None for ``"relu"``.
+    """
+    act = get_activation(activation)
+    if act.name == "identity":
+        if batch is None:
+            raise ValueError("batch=None is not allowed for activation='identity'; "
+                             "pass the batch size, an integer >= 4.")
+        check_int("batch", batch, minimum=4)
+        return (batch - 2) / (batch - 3)
+    if act.name == "relu":
+        if batch is not None:
+            raise ValueError(f"batch={batch!r} is not allowed for activation='relu': only the "
+                             "large-batch limit is known in closed form; pass batch=None.")
+        return math.pi / (math.pi - 1)
+    raise ValueError(f"activation={act.name!r} is not supported; expected 'identity' or 'relu'.")
+
+
+def residual_norm_growth(branch_scale: float, depth: int, fan_gain: float = 2.0) -> list[float]:
+    """E‖x_l‖² / ‖x_0‖² for l = 0..L in a residual ReLU MLP x ← x + α·W₂ relu(W₁x).
+
+    With He weights (variance 2/n) and zero biases each block adds an uncorrelated branch
+    whose expected squared norm is 2α²‖x‖² (relu keeps half of the variance W₁ doubles, and W₂
+    doubles it again), so E‖x_l‖² = (1 + 2α²)^l ‖x_0‖² (He et al. 2016; the same factor
+    multiplies ‖∂L/∂x_l‖² on the way down). ``fan_gain`` is n·Var(W) of both layers; the
+    general per-block factor is 1 + α²·fan_gain²/2.
+
+    Parameters
+    ----------
+    branch_scale : float
+        α >= 0.
+    depth : int
+        Number of blocks L >= 1.
+    fan_gain : float, default 2.0
+        n·Var(W): 2 for He weights, 1 for LeCun weights.
+    """
+    check_positive("branch_scale", branch_scale, allow_zero=True)
+    check_int("depth", depth)
+    check_positive("fan_gain", fan_gain)
+    factor = 1 + branch_scale**2 * fan_gain**2 / 2
+    return [factor**layer for layer in range(depth + 1)]
+
+
+def path_length_counts(depth: int) -> list[int]:
+    """Number of paths of each length k = 0..L through L residual blocks: C(L, k).
+
+    Each block is passed either through its branch or along its skip, so a residual network is
+    a collection of 2^L paths, most of them of length near L/2 (Veit et al. 2016).
+    """
+    check_int("depth", depth)
+    return [math.comb(depth, k) for k in range(depth + 1)]
+
+
+# -- what more steps can and cannot do (chapter 9) -----------------------------------------------
+def steps_to_change(update_ratio: float, fraction: float = 0.1) -> float:
+    """Fewest optimiser steps before a layer's weights can have changed by ``fraction``.
+
+    After K steps the triangle inequality gives ‖W_K − W_0‖ ≤ Σ_k ‖ΔW_k‖ = Σ_k r_k ‖W_k‖, with
+    r_k = ‖ΔW_k‖/‖W_k‖ the update-to-data ratio (Karpathy's diagnostic). While the weights have
+    changed by less than ``fraction``, ‖W_k‖ ≤ (1 + fraction)‖W_0‖, so with a steady ratio r a
+    relative change of ``fraction`` needs at least K ≥ fraction / (r (1 + fraction)) steps; this
+    returns that bound. The count grows only as 1/r, while r itself shrinks exponentially with
+    depth (chapter 1): more steps, that is faster hardware, buy back a linear factor of an
+    exponential deficit.
+
+    Examples
+    --------
+    >>> round(steps_to_change(1e-3))
+    91
+    """
+    check_positive("update_ratio", update_ratio)
+    check_positive("fraction", fraction)
+    return fraction / (update_ratio * (1 + fraction))

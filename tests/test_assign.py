@@ -1,0 +1,203 @@
+"""The student edition: nbgrader-compatible markers, stubs that run, self-checks that wait.
+
+Every notebook the table of contents lists is covered; a new chapter is tested as soon as it
+is in ``_toc.yml``. Running the student notebooks takes about as long as running the chapters
+(each is executed once, in parallel under ``make test``).
+"""
+
+import copy
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbconvert.preprocessors import TagRemovePreprocessor
+from nbgrader.preprocessors import ClearSolutions
+
+from vgcourse.assign import (
+    has_markers,
+    main,
+    mark_solutions,
+    self_checks,
+    stub_source,
+    student_notebook,
+    unmarked_cells,
+)
+from vgcourse.syllabus import BEGIN, END, check_ids, source, toc_notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = toc_notebooks(ROOT)
+ids = [p.name for p in NOTEBOOKS]
+
+
+def read(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+# ------------------------------------------------------------------- the chapter notebooks
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_every_marker_cell_carries_nbgrader_solution_metadata(path):
+    nb = read(path)
+    missing = unmarked_cells(nb)
+    assert not missing, (
+        f"{path.name}: cells {missing} hold {BEGIN!r} but no nbgrader metadata; run "
+        f"`.venv/bin/python -m vgcourse.assign --mark book/{path.name}`")
+    grade_ids = [c["metadata"]["nbgrader"]["grade_id"] for c in nb["cells"] if has_markers(c)]
+    assert len(grade_ids) == len(set(grade_ids)), f"{path.name}: grade_ids repeat: {grade_ids}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_nbgrader_clear_solutions_accepts_the_notebook(path):
+    """nbgrader's own preprocessor, with its metadata enforcement on, clears every region."""
+    nb = nbformat.read(path, as_version=4)
+    regions = sum(source(c).count(BEGIN) for c in nb.cells if c.cell_type == "code")
+    # The tag removal is the step an nbgrader course adds for the `solution` markdown cells.
+    nb, _ = TagRemovePreprocessor(remove_cell_tags={"solution"}).preprocess(nb, {})
+    nb, _ = ClearSolutions(enforce_metadata=True).preprocess(nb, {})
+    text = "\n".join(c.source for c in nb.cells)
+    assert BEGIN not in text and END not in text
+    assert "{solution-start}" not in text and "{solution-end}" not in text
+    assert text.count("raise NotImplementedError()") == regions
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_every_exercise_cell_is_followed_by_its_self_check(path):
+    nb = read(path)
+    cells = nb["cells"]
+    for index, cell in enumerate(cells):
+        if has_markers(cell):
+            later = [c for c in cells[index + 1:] if c["cell_type"] == "code"
+                     and "solution" not in c["metadata"].get("tags", [])]
+            assert later and "vgcourse.check(" in source(later[0]), (
+                f"{path.name}: cell {index} is an exercise, but the next code cell is not "
+                "its vgcourse.check(...)")
+
+
+# ---------------------------------------------------------------- the student notebooks
+
+
+def execute(nb, cwd):
+    node = nbformat.reads(json.dumps(nb), as_version=4)  # sources as strings
+    NotebookClient(node, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    return node
+
+
+def text_of(outputs):
+    parts = []
+    for out in outputs:
+        if out.get("output_type") == "stream":
+            parts.append(out["text"])
+        elif out.get("output_type") == "error":
+            parts.append(f"{out['ename']}: {out['evalue']}")
+        else:
+            parts.append(out.get("data", {}).get("text/plain", ""))
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_student_notebook_runs_and_every_self_check_waits(path, tmp_path):
+    nb = student_notebook(read(path))
+    checks = self_checks(nb)
+    assert checks == self_checks(read(path)), "the student edition lost a self-check"
+    assert BEGIN not in json.dumps(nb)
+    done = execute(nb, ROOT / "book")
+    errors = [(i, text_of(c.outputs)) for i, c in enumerate(done.cells)
+              if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)]
+    assert not errors, f"{path.name} (student edition) raised: {errors}"
+    verdicts = [(c.source, text_of(c.outputs)) for c in done.cells
+                if c.cell_type == "code" and "vgcourse.check(" in c.source]
+    assert verdicts, f"{path.name} has no self-check cell"
+    for code, verdict in verdicts:
+        # One "not yet solved" per check the cell makes, and no verdict on a real answer.
+        waiting = verdict.count("Not yet solved")
+        assert waiting >= max(1, len(check_ids(code))), f"{code!r} printed {verdict!r}"
+        assert "Correct" not in verdict and verdict.count("Not yet") == waiting, verdict
+
+
+# ----------------------------------------------------------------------- the tool itself
+
+
+def test_top_level_region_becomes_an_ellipsis_per_name():
+    code = f"{BEGIN}\nprediction = 0.25**20\na, (b, *c) = 1, (2, 3)\n{END}\nprint('after')"
+    stub = stub_source(code, "ex-x")
+    assert stub.splitlines() == ["# YOUR CODE HERE (exercise ex-x)", "prediction = ...",
+                                 "a = ...", "b = ...", "c = ...", "print('after')"]
+    exec(compile(stub, "stub", "exec"), {})  # it runs
+
+
+def test_indented_region_becomes_a_pointed_not_implemented_error():
+    code = f'def f(x):\n    """Doc."""\n    {BEGIN}\n    return 2 * x\n    {END}'
+    stub = stub_source(code, "ex-f")
+    assert "return 2 * x" not in stub and '"""Doc."""' in stub
+    namespace = {}
+    exec(compile(stub, "stub", "exec"), namespace)
+    with pytest.raises(NotImplementedError, match="exercise ex-f"):
+        namespace["f"](1)
+
+
+@pytest.mark.parametrize("code", [f"{BEGIN}\nx = 1", f"x = 1\n{END}",
+                                  f"{BEGIN}\n{BEGIN}\nx = 1\n{END}\n{END}"])
+def test_unbalanced_markers_are_refused(code):
+    with pytest.raises(ValueError, match="code has"):
+        stub_source(code, "ex")
+
+
+def toy_notebook():
+    md = lambda text, tags=(): {"cell_type": "markdown", "metadata": {"tags": list(tags)},  # noqa: E731
+                                "source": text}
+    code = lambda text: {"cell_type": "code", "metadata": {}, "source": text,  # noqa: E731
+                         "outputs": [{"output_type": "stream", "name": "stdout", "text": "1"}],
+                         "execution_count": 3}
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        md("````{exercise} Guess\n:label: ex-toy\n\nGuess.\n````"),
+        md("````{solution-start} ex-toy\n:class: dropdown\n````", tags=["solution"]),
+        code(f"{BEGIN}\nguess = 4\n{END}"),
+        md("Because.\n\n````{solution-end}\n````", tags=["solution"]),
+        code('vgcourse.check("00-toy", guess)'),
+    ]}
+
+
+def test_student_notebook_removes_solution_cells_and_clears_outputs():
+    original = toy_notebook()
+    before = copy.deepcopy(original)
+    student = student_notebook(original)
+    assert original == before, "the source notebook must not be modified"
+    assert [c["cell_type"] for c in student["cells"]] == ["markdown", "code", "code"]
+    assert student["cells"][1]["source"].endswith("guess = ...")
+    assert "ex-toy" in student["cells"][1]["source"]
+    assert all(c["outputs"] == [] and c["execution_count"] is None
+               for c in student["cells"] if c["cell_type"] == "code")
+    assert self_checks(student) == ["00-toy"]
+
+
+def test_an_untagged_solution_dropdown_is_refused():
+    nb = toy_notebook()
+    nb["cells"][1]["metadata"]["tags"] = []
+    with pytest.raises(ValueError, match="cell 1 .* not tagged 'solution'"):
+        student_notebook(nb)
+
+
+def test_mark_solutions_writes_unique_grade_ids_once():
+    nb = toy_notebook()
+    nb["cells"].insert(3, copy.deepcopy(nb["cells"][2]))
+    assert unmarked_cells(nb) == [2, 3]
+    assert mark_solutions(nb) == 2
+    assert unmarked_cells(nb) == []
+    assert [nb["cells"][i]["metadata"]["nbgrader"]["grade_id"] for i in (2, 3)] == [
+        "ex-toy", "ex-toy-2"]
+    assert mark_solutions(nb) == 0  # idempotent
+
+
+def test_command_line_writes_student_notebooks(tmp_path, capsys):
+    source_path = tmp_path / "99_toy.ipynb"
+    source_path.write_text(json.dumps(toy_notebook()))
+    assert main(["--out", str(tmp_path / "student"), str(source_path)]) == 0
+    written = read(tmp_path / "student" / "99_toy.ipynb")
+    assert len(written["cells"]) == 3
+    assert "1 self-check(s) kept" in capsys.readouterr().out
+    assert main(["--mark", str(source_path)]) == 0
+    assert unmarked_cells(read(source_path)) == []

@@ -1,0 +1,341 @@
+"""Every self-check passes its reference solution and catches the typical wrong answers.
+
+To add a chapter's exercises: append its reference answers to ``REFERENCES`` and its typical
+mistakes to ``WRONG`` (exercise id, the wrong answer, a phrase the hint must contain). A test
+fails if a registered exercise has no reference or no wrong answer here.
+"""
+
+import math
+
+import pytest
+import torch
+
+import vgcourse
+from vgcourse.check import Feedback, Wrong, register
+
+# ---------------------------------------------------------------- chapter 1: the mathematics
+
+
+def _sigmoid_derivative(x):
+    s = torch.sigmoid(x)
+    return s * (1 - s)
+
+
+def _singular_values(weights):
+    return torch.linalg.svdvals(torch.linalg.multi_dot(weights[::-1]))
+
+
+# Reference answers: each must pass. The functions are written independently of the notebook's
+# solutions (the notebook's own solutions are run by nbval and by test_assign.py).
+REFERENCES = [
+    ("01-sigmoid-chain", 0.25**20),
+    ("01-sigmoid-chain", 4.0**-20 * (1 + 1e-5)),  # a rounded prediction is still right
+    ("01-sigmoid-derivative", _sigmoid_derivative),
+    ("01-sigmoid-derivative", lambda x: torch.exp(-x) / (1 + torch.exp(-x)) ** 2),
+    ("01-jacobian-singular-values", _singular_values),
+    ("01-jacobian-singular-values",  # ascending order is accepted: the check sorts
+     lambda ws: torch.linalg.svdvals(torch.linalg.multi_dot(ws[::-1])).flip(0)),
+]
+
+# Typical mistakes: (exercise, wrong answer, phrase the hint must contain).
+WRONG = [
+    ("01-sigmoid-chain", 0.25 * 20, "multiplies"),
+    ("01-sigmoid-chain", 4.0**20, "shrinks, not grows"),
+    ("01-sigmoid-chain", 0.25, "one layer's factor"),
+    ("01-sigmoid-chain", 0.25**19, "count the factors"),
+    ("01-sigmoid-chain", 0.5**20, "largest value"),
+    ("01-sigmoid-chain", "a lot", "expected a number"),
+    ("01-sigmoid-derivative", torch.sigmoid, "σ(x) itself"),
+    ("01-sigmoid-derivative", lambda x: x * (1 - x), "uses σ(x), not x"),
+    ("01-sigmoid-derivative", lambda x: -torch.sigmoid(x) * (1 - torch.sigmoid(x)), "sign"),
+    ("01-sigmoid-derivative", lambda x: torch.exp(-x) / (1 + torch.exp(-x)), "squared"),
+    ("01-sigmoid-derivative", lambda x: _sigmoid_derivative(x).numpy(), "return a tensor"),
+    ("01-sigmoid-derivative", lambda x: _sigmoid_derivative(x)[:-1], "shape"),
+    ("01-sigmoid-derivative", lambda x: 0.25 * torch.ones_like(x), "x = 0"),
+    ("01-jacobian-singular-values",
+     lambda ws: torch.linalg.svdvals(torch.linalg.multi_dot(ws)), "order is reversed"),
+    ("01-jacobian-singular-values",
+     lambda ws: torch.linalg.eigvals(torch.linalg.multi_dot(ws[::-1])).abs(), "eigenvalues"),
+    ("01-jacobian-singular-values",
+     lambda ws: torch.tensor([math.prod(torch.linalg.svdvals(w)[0].item() for w in ws)] * 5,
+                             dtype=torch.float64), "only bounds"),
+    ("01-jacobian-singular-values", lambda ws: _singular_values(ws)[:2], "expected 5"),
+    ("01-jacobian-singular-values", lambda ws: _singular_values(ws).tolist(), "tensor"),
+    # An answer that crashes is reported, not raised.
+    ("01-jacobian-singular-values", lambda ws: ws @ ws, "raised TypeError"),
+]
+
+# ---------------------------------------------------------------- chapter 2: activations
+
+REFERENCES += [
+    ("02-largest-slope", "selu"),
+    ("02-largest-slope", " SELU "),
+    ("02-dead-fraction", lambda p: float((p <= 0).all(dim=0).double().mean())),
+    ("02-dead-fraction", lambda p: (torch.relu(p).amax(dim=0) == 0).double().mean()),
+]
+
+WRONG += [
+    ("02-largest-slope", "gelu", "overshoot"),
+    ("02-largest-slope", "relu", "at most 1"),
+    ("02-largest-slope", "sigmoid", "saturating"),
+    ("02-largest-slope", "softplus", "not one of the eight"),
+    ("02-largest-slope", 1.758, "string"),
+    ("02-dead-fraction", lambda p: float((p <= 0).double().mean()), "unit-examples"),
+    ("02-dead-fraction", lambda p: float((p <= 0).any(dim=0).double().mean()), "just one"),
+    ("02-dead-fraction", lambda p: float((p < 0).all(dim=0).double().mean()), "<= 0"),
+    ("02-dead-fraction", lambda p: float((p <= 0).all(dim=1).double().mean()), "wrong axis"),
+    ("02-dead-fraction", lambda p: float((p <= 0).all(dim=0).sum()), "count"),
+]
+
+
+# ---------------------------------------------------------------- chapter 3: initialisation
+
+
+def _relu_variances(q1, w2, b2, depth):
+    q = [q1]
+    while len(q) < depth:
+        q.append(w2 * q[-1] / 2 + b2)
+    return q
+
+
+def _he_normal(weight, std=lambda w: math.sqrt(2 / w.shape[1])):
+    with torch.no_grad():
+        weight.normal_(0.0, std(weight))
+
+
+def _he_uniform(weight):  # any zero-mean law with variance 2/fan_in is He's variance
+    bound = math.sqrt(6 / weight.shape[1])
+    with torch.no_grad():
+        weight.uniform_(-bound, bound)
+
+
+REFERENCES += [
+    ("03-default-init-decay", (1 / 6) ** 19),
+    ("03-default-init-decay", 1.6e-15),  # a rounded prediction is still right
+    ("03-relu-variances", _relu_variances),
+    ("03-he-init", _he_normal),
+    ("03-he-init", _he_uniform),
+    ("03-he-init", lambda w: torch.nn.init.kaiming_normal_(w, nonlinearity="relu")),
+]
+
+WRONG += [
+    ("03-default-init-decay", (1 / 6) ** 20, "count the layers"),
+    ("03-default-init-decay", (1 / 3) ** 19, "half of its units"),
+    ("03-default-init-decay", (1 / 6) ** 9.5, "squared norms"),
+    ("03-default-init-decay", 1 / 6, "one layer's factor"),
+    ("03-default-init-decay", 6.0**19, "shrink"),
+    ("03-default-init-decay", "tiny", "expected a number"),
+    ("03-relu-variances", lambda q1, w2, b2, d: [q1 * w2**k for k in range(d)], "half"),
+    ("03-relu-variances", lambda q1, w2, b2, d: [q1 * (w2 / 2) ** k for k in range(d)], "bias"),
+    ("03-relu-variances", lambda q1, w2, b2, d: _relu_variances(q1, w2, b2, d + 1), "return"),
+    ("03-he-init", lambda w: _he_normal(w, lambda w: math.sqrt(2 / w.shape[0])), "fan_out"),
+    ("03-he-init", lambda w: _he_normal(w, lambda w: 2 / w.shape[1]), "square root"),
+    ("03-he-init", lambda w: _he_normal(w, lambda w: math.sqrt(1 / w.shape[1])), "LeCun"),
+    ("03-he-init", lambda w: _he_normal(w, lambda w: math.sqrt(2 / sum(w.shape))), "Xavier"),
+    ("03-he-init", lambda w: None, "in place"),
+]
+
+
+# ---------------------------------------------------------------- chapter 8: diagnosing
+
+
+def _update_to_data(before, after):
+    return [float((a - b).norm() / b.norm()) for b, a in zip(before, after)]
+
+
+REFERENCES += [
+    ("08-mystery-a", "vanishing"),
+    ("08-mystery-a", "Vanishing gradients"),  # case and a common long form are accepted
+    ("08-mystery-b", "exploding"),
+    ("08-mystery-c", "dying ReLU"),
+    ("08-mystery-d", "saturation"),
+    ("08-update-to-data", _update_to_data),
+]
+
+WRONG += [
+    ("08-mystery-a", "saturated", "decades apart"),
+    ("08-mystery-b", "vanishing", "just before the run stopped"),
+    ("08-mystery-c", "vanishing", "exactly 0 is not the same as a small one"),
+    ("08-mystery-d", "dead units", "slope of the activation"),
+    ("08-mystery-a", "broken", "not a diagnosis"),
+    ("08-mystery-a", 3, "as a string"),
+    ("08-update-to-data", lambda b, a: [float((y - x).norm()) for x, y in zip(b, a)],
+     "divide by the size of the weights"),
+    ("08-update-to-data", lambda b, a: [float((y - x).norm() / y.norm()) for x, y in zip(b, a)],
+     "before the step"),
+    ("08-update-to-data", lambda b, a: [abs(float(y.norm() / x.norm()) - 1)
+                                        for x, y in zip(b, a)], "norm of the change"),
+    ("08-update-to-data", lambda b, a: [float((y - x).norm() / x.norm()) ** 2
+                                        for x, y in zip(b, a)], "square"),
+    ("08-update-to-data", lambda b, a: 0.001, "one number per layer"),
+]
+
+# ---------------------------------------------------------------- chapter 9: case studies
+
+
+def _columns(images):
+    return images.reshape(-1, 8, 8).permute(0, 2, 1).reshape(-1, 64, 1)
+
+
+def _columns_by_index(images):  # pixel t of the sequence is row t % 8, column t // 8
+    index = torch.tensor([8 * (t % 8) + t // 8 for t in range(64)])
+    return images[:, index].unsqueeze(-1)
+
+
+REFERENCES += [
+    ("09-steps-to-change", 0.1 / 1e-11),  # the simple estimate 0.1/r
+    ("09-steps-to-change", 0.1 / (1.1e-11)),  # the exact bound 0.1/(r(1 + 0.1))
+    ("09-column-sequences", _columns),
+    ("09-column-sequences", _columns_by_index),
+]
+
+WRONG += [
+    ("09-steps-to-change", 0.1 * 1e-11, "multiplied"),
+    ("09-steps-to-change", 1e11, "100 %"),
+    ("09-steps-to-change", 1e21, "far too many"),
+    ("09-steps-to-change", 100, "divide the fraction"),
+    ("09-steps-to-change", "forever", "expected a number"),
+    ("09-column-sequences", lambda x: x.reshape(-1, 64, 1), "row-by-row"),
+    ("09-column-sequences", lambda x: _columns(x).flip(1), "reversed"),
+    ("09-column-sequences", lambda x: _columns(x).squeeze(-1), "(batch, 64 steps, 1 feature)"),
+    ("09-column-sequences", lambda x: _columns(x)[:, :32], "expected (batch, 64, 1)"),
+    ("09-column-sequences", lambda x: _columns(x).numpy(), "return a tensor"),
+    ("09-column-sequences", lambda x: x.reshape(-1, 64, 1).flip(1), "backwards"),
+    ("09-column-sequences",
+     lambda x: x.reshape(-1, 8, 8).flip(2).permute(0, 2, 1).reshape(-1, 64, 1), "wrong order"),
+]
+
+# ---------------------------------------------------------------- chapter 10: text
+
+
+def _distances_by_depth(text):  # record each opener at its nesting depth, close at the depth
+    open_at, out = {}, []
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            open_at[len(open_at)] = i
+        elif ch in ")]}":
+            out.append(i - open_at.pop(len(open_at) - 1))
+    return out
+
+
+def _distances_fifo(text):  # a queue instead of a stack: the first opener still open
+    queue, out = [], []
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            queue.append(i)
+        elif ch in ")]}":
+            out.append(i - queue.pop(0))
+    return out
+
+
+def _decay_polyfit(norms):
+    import numpy as np
+
+    return float(np.exp(np.polyfit(np.arange(1, len(norms)), np.log(norms[1:]), 1)[0]))
+
+
+REFERENCES += [
+    ("10-bptt-horizon", 64),
+    ("10-bptt-horizon", 64.0),
+    ("10-bracket-distances", _distances_by_depth),
+    ("10-bracket-distances", lambda t: tuple(_distances_by_depth(t))),  # any sequence of ints
+    ("10-decay-rate", _decay_polyfit),
+]
+
+WRONG += [
+    ("10-bptt-horizon", 63, "recurrent steps"),
+    ("10-bptt-horizon", 65, "never an input"),
+    ("10-bptt-horizon", 128, "starts from zero"),
+    ("10-bptt-horizon", 32, "where in a window"),
+    ("10-bptt-horizon", "sixty-four", "expected a number"),
+    ("10-bracket-distances", lambda t: [d + 1 for d in _distances_by_depth(t)], "off by one"),
+    ("10-bracket-distances", lambda t: [i for i, c in enumerate(t) if c in ")]}"],
+     "positions of the closers"),
+    ("10-bracket-distances", lambda t: [i - d for i, d in zip(
+        [i for i, c in enumerate(t) if c in ")]}"], _distances_by_depth(t))],
+     "positions of the openers"),
+    ("10-bracket-distances", _distances_fifo, "a stack"),
+    ("10-bracket-distances", lambda t: _distances_by_depth(t)[:-1], "one per closer"),
+    ("10-bracket-distances", lambda t: None, "return a list"),
+    ("10-decay-rate", lambda n: math.log(_decay_polyfit(n)), "exponential"),
+    ("10-decay-rate", lambda n: 1 / _decay_polyfit(n), "1/ρ"),
+    ("10-decay-rate", lambda n: n[2] / n[1], "two points"),
+    ("10-decay-rate", lambda n: (n[-1] / n[1]) ** (1 / (len(n) - 2)), "two points"),
+    ("10-decay-rate", lambda n: _decay_polyfit([1.0] + list(n)), "lag 0"),
+    ("10-decay-rate", lambda n: 10 ** math.log(_decay_polyfit(n)), "natural logarithms"),
+]
+
+
+@pytest.mark.parametrize(("exercise", "answer"), REFERENCES,
+                         ids=[f"{e}-{i}" for i, (e, _) in enumerate(REFERENCES)])
+def test_reference_answer_passes(exercise, answer):
+    feedback = vgcourse.check(exercise, answer)
+    assert feedback.passed and feedback.solved, str(feedback)
+    assert "Correct" in str(feedback)
+
+
+@pytest.mark.parametrize(("exercise", "answer", "hint"), WRONG,
+                         ids=[f"{e}-{h}" for e, _, h in WRONG])
+def test_typical_wrong_answer_gets_its_hint(exercise, answer, hint):
+    feedback = vgcourse.check(exercise, answer)
+    assert not feedback.passed and feedback.solved, str(feedback)
+    assert hint in feedback.message, str(feedback)
+
+
+def test_every_registered_exercise_is_tested():
+    """A chapter that registers a checker must test its reference and a mistake: in the tables
+    above, or in its own chapter test module (tests/test_chNN_*.py), where the exercise id must
+    appear in at least two `check(` calls (the reference and a wrong answer)."""
+    from pathlib import Path
+
+    registered = set(vgcourse.exercises())
+    tables = {"REFERENCES": {r[0] for r in REFERENCES}, "WRONG": {r[0] for r in WRONG}}
+    chapter_tests = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_ch*.py"))
+    for table, rows in tables.items():
+        assert not rows - registered, f"{table} names unregistered {sorted(rows - registered)}"
+        for exercise in sorted(registered - rows):
+            calls = chapter_tests.count(f'check("{exercise}"')
+            assert calls >= 2, f"add rows for {exercise!r} to {table} (or test it in its chapter)"
+
+
+@pytest.mark.parametrize("exercise", vgcourse.exercises())
+def test_the_student_stubs_are_not_yet_solved(exercise):
+    def stub(*args, **kwargs):
+        raise NotImplementedError("exercise: write your code here")
+
+    function_answer = any(callable(a) for e, a in REFERENCES if e == exercise)
+    for answer in (..., None, stub) if function_answer else (..., None):
+        feedback = vgcourse.check(exercise, answer)
+        assert not feedback and not feedback.solved, str(feedback)
+        assert "Not yet solved" in str(feedback)
+
+
+def test_hints_do_not_print_the_reference_number():
+    feedback = vgcourse.check("01-sigmoid-chain", 0.25)
+    assert f"{0.25**20:.3g}" not in feedback.message
+
+
+def test_unknown_exercise_names_the_argument():
+    with pytest.raises(ValueError, match="exercise='01-nope'"):
+        vgcourse.check("01-nope", 1.0)
+
+
+def test_register_refuses_a_duplicate_and_a_malformed_identifier():
+    with pytest.raises(ValueError, match="already has a checker"):
+        register("01-sigmoid-chain")(lambda answer: "ok")
+    with pytest.raises(ValueError, match="exercise='sigmoid'"):
+        register("sigmoid")
+
+
+def test_feedback_displays_as_text_and_html():
+    right = Feedback("01-x", True, "fine")
+    wrong = Feedback("01-x", False, "a <hint>")
+    assert bool(right) and not bool(wrong)
+    assert "<hint>" not in wrong._repr_html_() and "&lt;hint&gt;" in wrong._repr_html_()
+    from IPython.lib.pretty import pretty
+
+    assert pretty(wrong) == str(wrong) == "❌ Not yet [01-x]: a <hint>"
+
+
+def test_wrong_is_an_exception_with_the_hint():
+    assert str(Wrong("a hint")) == "a hint"

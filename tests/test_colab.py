@@ -1,0 +1,350 @@
+"""Colab without Colab: every chapter installs itself into a foreign environment and runs there.
+
+For each chapter of ``_toc.yml``, in a virtual environment that is not ``.venv`` (torch 2.13.0
+already installed, as Colab has its own, and every other package at a version that differs from
+``requirements.txt`` where the registry has one), with a stand-in ``google.colab`` imported at
+kernel start as Colab does:
+
+1. the chapter's own first cell runs, with only ``VGCOURSE_REPO``/``VGCOURSE_REF`` pointed at a
+   local clone of this repository (a snapshot of the working tree, tagged), so its own
+   ``%pip install "vgcourse @ git+{VGCOURSE_REPO}@{VGCOURSE_REF}"`` line does the install;
+2. the rest of the chapter executes in the same kernel, without errors;
+3. the environment afterwards holds exactly what it held before plus ``vgcourse``: torch,
+   matplotlib, ipywidgets and every other distribution keep their version and their files
+   (a reinstall of the same version replaces the ``.dist-info`` folder, which is compared too).
+
+The environment is built once and cached (``$VGCOURSE_PARITY_CACHE``, default
+``~/.cache/vgcourse/colab-parity``), keyed by this recipe and ``requirements.txt``. Each test
+first uninstalls ``vgcourse`` from it and checks the remaining versions against the ones recorded
+when it was built, rebuilding it if they drifted, so a cached environment is as fresh as a new one
+for what the test asserts. Its package versions are printed (``pytest -s``) and written to
+``last-run.json`` in the cache folder. ``VGCOURSE_SKIP_COLAB=1`` skips it for a quick local run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def _chapter_notebooks() -> list[Path]:
+    """The notebooks of _toc.yml, in order (tools/colab.py, the script that owns that rule)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("colab_tools", ROOT / "tools" / "colab.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.chapter_notebooks(ROOT)
+
+
+# Colab ships its own torch; installing vgcourse must leave it alone. 2.13.0 is the CPU wheel
+# that lies on the course machines (any other version pulls a multi-GB CUDA build).
+TORCH = "torch==2.13.0"
+# What a Colab runtime has before a chapter runs, besides torch.
+PREINSTALLED = ["numpy", "matplotlib", "ipywidgets", "tqdm", "ipykernel", "scikit-learn", "pyyaml"]
+WATCHED = ["torch", "matplotlib", "ipywidgets"]  # the issue's three; every other is checked too
+RECIPE_VERSION = "3"  # bump to force a rebuild of cached environments
+KERNEL = "vgcourse-colab-parity"
+SNAPSHOT_TAG = "colab-parity-snapshot"
+
+COLAB_STAND_IN = '''"""Stand-in for Colab's ``google.colab`` (tests/test_colab.py).
+
+Colab imports this package when a runtime starts; notebooks detect Colab by finding it in
+``sys.modules``. The few calls a notebook might make are no-ops here.
+"""
+
+
+class _Output:
+    def enable_custom_widget_manager(self):
+        """Colab: allow third-party widgets. Here: nothing to do."""
+
+    def disable_custom_widget_manager(self):
+        """Colab: the reverse. Here: nothing to do."""
+
+
+output = _Output()
+IS_STAND_IN = True
+'''
+
+
+# -- the parity environment -------------------------------------------------------------------
+def requirement_pins() -> dict[str, str]:
+    """``name -> version`` for every ``name==version`` line of requirements.txt."""
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;#]+)", line.strip())
+        if match:
+            pins[_canonical(match.group(1))] = match.group(2)
+    return pins
+
+
+def _release(version: str) -> str:
+    """The public release: "2.13.0+cpu" and "2.13.0" are the same torch."""
+    return Version(version).public
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def differing_constraints(names=None) -> str:
+    """pip constraints ``name!=version`` for the pins of requirements.txt (torch excepted)."""
+    pins = requirement_pins()
+    names = pins if names is None else [_canonical(n) for n in names]
+    return "".join(f"{n}!={pins[n]}\n" for n in sorted(names) if n in pins and n != "torch")
+
+
+def cache_root() -> Path:
+    default = Path.home() / ".cache" / "vgcourse" / "colab-parity"
+    return Path(os.environ.get("VGCOURSE_PARITY_CACHE", default))
+
+
+def venv_dir() -> Path:
+    key = hashlib.sha256(json.dumps(
+        [RECIPE_VERSION, sys.version_info[:2], TORCH, PREINSTALLED, differing_constraints()]
+    ).encode()).hexdigest()[:12]
+    return cache_root() / f"venv-{key}"
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def site_packages(venv: Path) -> Path:
+    found = list((venv / "lib").glob("python3*/site-packages"))
+    assert len(found) == 1, f"expected one site-packages in {venv}, found {found}"
+    return found[0]
+
+
+def distributions(venv: Path) -> dict[str, dict]:
+    """Every distribution in the environment: version, its .dist-info folder's name and identity.
+
+    A reinstall, even of the same version, deletes and recreates the folder: its inode and its
+    METADATA's modification time change.
+    """
+    found = {}
+    for dist in metadata.distributions(path=[str(site_packages(venv))]):
+        info = Path(dist._path)  # the .dist-info folder
+        found[_canonical(dist.metadata["Name"])] = {
+            "version": dist.version,
+            "dist_info": info.name,
+            "inode": info.stat().st_ino,
+            "mtime_ns": (info / "METADATA").stat().st_mtime_ns,
+        }
+    return found
+
+
+def versions(dists: dict[str, dict]) -> dict[str, str]:
+    return {name: d["version"] for name, d in sorted(dists.items())}
+
+
+def _pip(venv: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(venv_python(venv)), "-m", "pip", *args], capture_output=True,
+                          text=True, env=_clean_env(), **kwargs)
+
+
+def _build(venv: Path) -> None:
+    for stale in venv.parent.glob("venv-*"):  # environments of earlier recipes: 1 GB each
+        shutil.rmtree(stale, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # Colab keeps a recent pip; the one venv bundles (23.2 with Python 3.11) rejects
+    # `name @ git+file:///...` requirements, which the local clone needs.
+    upgraded = _pip(venv, "install", "--quiet", "--upgrade", "pip")
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    # Every pin of requirements.txt is excluded where the registry can satisfy that; if it cannot,
+    # fall back to excluding only the pins of the preinstalled packages themselves.
+    for constraints in (differing_constraints(), differing_constraints(PREINSTALLED)):
+        (venv / "parity-constraints.txt").write_text(constraints)
+        done = _pip(venv, "install", "--quiet", "-c", str(venv / "parity-constraints.txt"),
+                    TORCH, *PREINSTALLED)
+        if done.returncode == 0:
+            break
+    else:
+        raise RuntimeError(f"building the parity environment failed:\n{done.stdout}{done.stderr}")
+    (venv / "baseline.json").write_text(json.dumps(versions(distributions(venv)), indent=1))
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def fresh_parity_venv() -> Path:
+    """The cached environment, without vgcourse, exactly as built; rebuilt when it drifted."""
+    venv = venv_dir()
+    with _locked(cache_root() / "build.lock"):
+        if (venv / "baseline.json").exists() and venv_python(venv).exists():
+            _pip(venv, "uninstall", "--yes", "--quiet", "vgcourse")
+            baseline = json.loads((venv / "baseline.json").read_text())
+            if versions(distributions(venv)) != baseline:
+                _build(venv)
+        else:
+            _build(venv)
+    return venv
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment of this process minus what would leak .venv or the book build into it."""
+    env = dict(os.environ)
+    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "MPLBACKEND", "VGCOURSE_EXPLORE",
+                 "JUPYTER_PATH", "PIP_REQUIRE_VIRTUALENV", "PYTEST_CURRENT_TEST"):
+        env.pop(name, None)
+    bin_dir = str(ROOT / ".venv" / "bin")
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != bin_dir)
+    return env
+
+
+# -- the repository, as Colab would fetch it ----------------------------------------------------
+def snapshot_clone(destination: Path) -> Path:
+    """A clone of this repository whose tagged head commit is the current working tree.
+
+    Uncommitted and untracked (not ignored) files are included, deleted ones left out, so the
+    chapter installs the package as it is on disk. Only the temporary clone is committed to.
+    """
+    git = ["git", "-c", "user.name=colab-parity", "-c", "user.email=parity@localhost",
+           "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"]
+    subprocess.run(git + ["clone", "--quiet", "--no-checkout", str(ROOT), str(destination)],
+                   check=True)
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        check=True, capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        source = ROOT / rel
+        if source.is_file():
+            (destination / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / rel)
+    run = {"cwd": destination, "check": True, "capture_output": True}
+    subprocess.run(git + ["add", "--all"], **run)
+    subprocess.run(git + ["commit", "--quiet", "--no-verify", "--allow-empty",
+                          "-m", "working tree snapshot for the Colab parity test"], **run)
+    subprocess.run(git + ["tag", SNAPSHOT_TAG], **run)
+    return destination
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    if shutil.which("git") is None:
+        pytest.fail("git is required: Colab installs vgcourse with `pip install git+...`")
+    return snapshot_clone(tmp_path_factory.mktemp("colab-clone") / "vgcourse")
+
+
+# -- the chapter, run as Colab would -------------------------------------------------------------
+def colab_notebook(path: Path, repo_url: str, ref: str) -> nbformat.NotebookNode:
+    """The chapter with only its set-up cell's two settings changed, plus a final report cell."""
+    nb = nbformat.read(path, as_version=4)
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    source, n_repo = re.subn(r'(?m)^VGCOURSE_REPO = ".*"$', f"VGCOURSE_REPO = {repo_url!r}",
+                             setup.source)
+    source, n_ref = re.subn(r'(?m)^VGCOURSE_REF = ".*"$', f"VGCOURSE_REF = {ref!r}", source)
+    assert (n_repo, n_ref) == (1, 1), f"{path.name}: the set-up cell must set both, once"
+    assert "%pip install" in source, f"{path.name}: the set-up cell has no %pip install line"
+    setup.source = source
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import json, sys, importlib.metadata as md\n"
+        "import vgcourse\n"
+        "print('PARITY ' + json.dumps({'vgcourse_file': vgcourse.__file__,\n"
+        "    'colab': 'google.colab' in sys.modules, 'executable': sys.executable,\n"
+        "    'versions': {n: md.version(n) for n in ('vgcourse', 'torch', 'matplotlib',\n"
+        "                                            'ipywidgets', 'numpy', 'ipykernel')}}))"))
+    return nb
+
+
+def kernel_manager(venv: Path, spec_dir: Path, stand_in_dir: Path) -> KernelManager:
+    """A kernel on the parity environment's Python that imports google.colab at start, as Colab."""
+    spec = spec_dir / KERNEL
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(venv_python(venv)), "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--IPKernelApp.exec_lines=['import google.colab']"],
+        "display_name": "Colab parity",
+        "language": "python",
+        "env": {"PYTHONPATH": str(stand_in_dir)},
+    }))
+    return KernelManager(kernel_name=KERNEL,
+                         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir)]))
+
+
+def run_like_colab(path: Path, venv: Path, clone: Path, work: Path) -> tuple[dict, list]:
+    """Execute the chapter in the parity kernel; return the report cell's data and the cells."""
+    stand_in = work / "stand-in"
+    (stand_in / "google" / "colab").mkdir(parents=True)
+    (stand_in / "google" / "colab" / "__init__.py").write_text(COLAB_STAND_IN)
+    content = work / "content"  # Colab's working folder holds nothing of the repository
+    content.mkdir()
+    nb = colab_notebook(path, clone.as_uri(), SNAPSHOT_TAG)
+    client = NotebookClient(nb, km=kernel_manager(venv, work / "kernels", stand_in),
+                            timeout=600, allow_errors=False,
+                            resources={"metadata": {"path": str(content)}})
+    client.execute(env=_clean_env())
+    report = [o["text"] for o in nb.cells[-1].outputs if o.get("name") == "stdout"]
+    line = next(x for x in "".join(report).splitlines() if x.startswith("PARITY "))
+    return json.loads(line[len("PARITY "):]), nb.cells
+
+
+@pytest.mark.skipif(os.environ.get("VGCOURSE_SKIP_COLAB") == "1",
+                    reason="VGCOURSE_SKIP_COLAB=1 (the parity test runs in make test and CI)")
+@pytest.mark.parametrize("path", _chapter_notebooks(), ids=lambda p: p.name)
+def test_chapter_installs_and_runs_like_in_colab(path, clone, tmp_path):
+    venv = fresh_parity_venv()
+    before = distributions(venv)
+    assert "vgcourse" not in before, "the parity environment must start without vgcourse"
+    start = time.perf_counter()
+    report, cells = run_like_colab(path, venv, clone, tmp_path)
+    seconds = time.perf_counter() - start
+    after = distributions(venv)
+
+    # The install went through the cell's own %pip line, into the parity environment.
+    setup_cell = next(c for c in cells if c.cell_type == "code")
+    setup_text = "".join(o.get("text", "") for o in setup_cell.outputs)
+    assert "ERROR" not in setup_text, f"pip reported an error in the set-up cell:\n{setup_text}"
+    assert report["colab"], "google.colab was not in sys.modules: the install path did not run"
+    assert Path(report["vgcourse_file"]).is_relative_to(site_packages(venv)), report
+    assert Path(report["executable"]).parent == venv / "bin", report
+
+    added = sorted(set(after) - set(before))
+    removed = sorted(set(before) - set(after))
+    changed = sorted(n for n in set(before) & set(after) if before[n] != after[n])
+    assert added == ["vgcourse"], f"the install added {added}; only vgcourse may be added"
+    assert not removed, f"the install removed {removed}"
+    for name in WATCHED:  # named first: these are the ones Colab users would lose
+        assert before[name] == after[name], f"{name} was reinstalled or changed: " \
+            f"{before[name]} -> {after[name]}"
+    assert not changed, f"the install reinstalled or changed {changed}"
+
+    pins = requirement_pins()
+    parity = versions(before)
+    same = sorted(n for n, v in parity.items() if n in pins and _release(v) == _release(pins[n]))
+    differing = sorted(n for n in parity if n in pins and n not in same)
+    assert {"matplotlib", "ipywidgets"} <= set(differing), \
+        "the parity environment must differ from requirements.txt where it matters most"
+    summary = {"chapter": path.name, "seconds": round(seconds, 1), "venv": str(venv),
+               "vgcourse": report["versions"]["vgcourse"], "parity_versions": parity,
+               "differ_from_requirements": differing, "same_as_requirements": same}
+    (cache_root() / "last-run.json").write_text(json.dumps(summary, indent=1))
+    print(f"\n{path.name}: installed and ran like Colab in {seconds:.0f} s; parity versions:")
+    for name in WATCHED + ["numpy", "ipykernel", "tqdm"]:
+        print(f"  {name:<11} {parity[name]:<14} (requirements.txt: {pins.get(name)})")

@@ -1,0 +1,104 @@
+"""The exploding-gradient test benches of chapter 4, against vgcourse.theory."""
+
+import math
+
+import pytest
+import torch
+
+from vgcourse import exploding, theory
+
+
+@pytest.mark.parametrize("w", [1.0, 3.0, 4.8, 4.82, 4.9, 7.5])
+def test_cliff_autograd_matches_forward_sensitivity(w):
+    # Two evaluations of the same derivative in float64 (reverse mode vs the recursion
+    # s_t = sigma + w sigma' s_{t-1}); they differ only by rounding, amplified at most by the
+    # cliff's own conditioning, so relative 1e-8 is generous.
+    _, grad = exploding.cliff(torch.tensor([w], dtype=torch.float64))
+    assert float(grad[0]) == pytest.approx(theory.cliff_gradient(w), rel=1e-8, abs=1e-12)
+
+
+def test_cliff_has_a_wall():
+    # Pascanu et al. (2013): a narrow range of w where |dL/dw| dwarfs its typical size. On the
+    # chapter's grid the peak is ~57x the median; 20x leaves room for grid changes.
+    w = torch.linspace(0.0, 10.0, 1001, dtype=torch.float64)
+    loss, grad = exploding.cliff(w)
+    ratio = float(grad.abs().max() / grad.abs().median())
+    assert ratio > 20
+    assert 4.0 < float(w[grad.abs().argmax()]) < 5.5
+    assert float(loss.max() - loss.min()) > 10  # the loss jumps across the wall
+
+
+@pytest.mark.parametrize("rho", [0.9, 1.0, 1.1])
+def test_linear_recurrence_attains_the_bound(rho):
+    # W = rho Q: the Jacobian over t steps is rho^t Q^t, whose spectral norm is exactly rho^t.
+    # 50 float64 matrix products lose ~50 ulp, hence relative 1e-10.
+    q = exploding.orthogonal(16, torch.Generator().manual_seed(0))
+    norms = exploding.recurrent_jacobian_norms(rho * q, 50, activation="identity")
+    for t, norm in enumerate(norms, start=1):
+        assert norm == pytest.approx(theory.rnn_gradient_bound(rho, t), rel=1e-10)
+
+
+def test_tanh_recurrence_stays_below_the_bound():
+    q = exploding.orthogonal(16, torch.Generator().manual_seed(0))
+    h0 = 0.1 * torch.randn(16, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    norms = exploding.recurrent_jacobian_norms(1.5 * q, 50, activation="tanh", h0=h0)
+    for t, norm in enumerate(norms, start=1):
+        assert norm <= theory.rnn_gradient_bound(1.5, t) * (1 + 1e-12)
+    assert norms[-1] < 1e-3 * theory.rnn_gradient_bound(1.5, 50)  # far from tight here
+
+
+def test_tanh_rnn_recurrent_matrix_has_the_requested_radius():
+    model = exploding.tanh_rnn(hidden=16, spectral_radius=1.5, seed=3)
+    singular = torch.linalg.svdvals(model.rnn.weight_hh_l0.detach().double())
+    assert torch.allclose(singular, torch.full_like(singular, 1.5), rtol=1e-6)  # float32 weights
+
+
+def test_recall_task_trivial_error_is_one():
+    # y = v ~ N(0, 1): predicting 0 scores E[v^2] = 1; with n = 512 its standard error is
+    # sqrt(2/512) ~ 0.06, so 0.2 is more than three standard errors.
+    x, y = exploding.recall_task(n=512, length=30, seed=0)
+    assert x.shape == (512, 30, 1) and y.shape == (512, 1)
+    assert float((y**2).mean()) == pytest.approx(1.0, abs=0.2)
+    assert torch.equal(x[:, 0, 0:1], y) and not x[:, 1:].any()
+
+
+def test_clipping_rescues_the_recall_bench():
+    # The chapter's classic, one seed: unclipped SGD at lr 0.05 stays above a tenth of the
+    # trivial error, norm clipping at 1 goes below it.
+    _, unclipped = exploding.recall_run(seed=0)
+    _, clipped = exploding.recall_run(clip=1.0, seed=0)
+    assert unclipped > 0.1 > clipped
+
+
+def test_cosine():
+    a = torch.tensor([3.0, 4.0])
+    assert exploding.cosine(a, 2 * a) == pytest.approx(1.0)
+    assert exploding.cosine(a, a.clamp(-1, 1)) == pytest.approx(7 / (5 * math.sqrt(2)))
+    with pytest.raises(ValueError, match="zero vector"):
+        exploding.cosine(a, torch.zeros(2))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="activation='relu'"):
+        exploding.recurrent_jacobian_norms(torch.eye(3), 5, activation="relu")
+    with pytest.raises(ValueError, match="weight has shape"):
+        exploding.recurrent_jacobian_norms(torch.ones(2, 3), 5)
+    with pytest.raises(ValueError, match="spectral_radius"):
+        exploding.tanh_rnn(spectral_radius=-1.0)
+    with pytest.raises(ValueError, match="tau"):
+        theory.clipped_norm(1.0, 0.0)
+
+
+def test_clipped_norm_law():
+    assert theory.clipped_norm(0.5, 1.0) == 0.5  # below the threshold: untouched
+    assert theory.clipped_norm(10.0, 1.0, eps=0.0) == 1.0
+    assert theory.clipped_norm(10.0, 1.0) == pytest.approx(10 / (10 + 1e-6), rel=1e-15)
+
+
+def test_explicit_cpu_device_gives_the_same_draw():
+    x, y = exploding.recall_task(n=16, length=5, seed=2)
+    xd, yd = exploding.recall_task(n=16, length=5, seed=2, device="cpu")
+    assert torch.equal(x, xd) and torch.equal(y, yd)
+    a = exploding.tanh_rnn(hidden=8, seed=1)
+    b = exploding.tanh_rnn(hidden=8, seed=1, device="cpu")
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))

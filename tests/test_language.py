@@ -1,0 +1,138 @@
+"""The text corpus, the long-range dependency metric and the character models of chapter 10."""
+
+import math
+
+import pytest
+import torch
+
+from vgcourse import data
+from vgcourse.language import (CLOSERS, CharLM, bracket_accuracy, bracket_pairs, evaluate,
+                               predictions, sample, text_gradient_through_time, train_char_lm)
+
+OPENER_OF = {")": "(", "]": "[", "}": "{", "'": "'", '"': '"'}
+
+
+def test_bracket_pairs_on_a_hand_made_string():
+    text = "f(a[1], 'x')\ng = {'k': (1, 2)}"
+    pairs = bracket_pairs(text)
+    # counted by hand: ] 2 back, ' 2 back, ) 10 back; then ' 2, ) 5 and } 12 on line two
+    assert [(text[p], d) for p, d, _ in pairs] == [
+        ("]", 2), ("'", 2), (")", 10), ("'", 2), (")", 5), ("}", 12)]
+    assert [p for p, _, _ in pairs] == sorted(p for p, _, _ in pairs)
+    # the opener of every pair is the matching character, exactly d positions back
+    assert all(text[p - d] == OPENER_OF[c] for p, d, c in pairs)
+
+
+def test_strings_comments_and_docstrings_hide_brackets():
+    assert bracket_pairs("x = '(\n)") == []  # an unterminated quote does not cross lines
+    assert bracket_pairs('s = "a)b"') == [(8, 4, '"')]
+    assert bracket_pairs('s = "a\\"b"') == [(9, 5, '"')]  # an escaped quote does not close
+    assert bracket_pairs("f(x)  # g(y\n") == [(3, 2, ")")]
+    doc = 'def f(a):\n    """Return (a."""\n    return [a]'
+    assert [(doc[p], d) for p, d, _ in bracket_pairs(doc)] == [(")", 2), ("]", 2)]
+    multi = "x = (\n    1,\n    2)"
+    assert bracket_pairs(multi) == [(len(multi) - 1, len(multi) - 5, ")")]
+
+
+def test_unbalanced_closers_reset_the_stack():
+    assert bracket_pairs("(]x)") == []
+
+
+def test_corpus_is_deterministic_and_bounded():
+    first = data.source_text(max_chars=50_000)
+    second = data.source_text(max_chars=50_000)
+    assert first == second
+    assert len(first.train_text) + len(first.val_text) == 50_000
+    assert len(first.val_text) == pytest.approx(5_000, abs=1)
+    assert len(first.vocab) <= 97 and "?" in first.vocab and "\t" not in first.vocab
+    assert first.files == sorted(first.files) and not any(f.startswith("_") for f in first.files)
+    assert first.python_version.count(".") == 2
+    ids = first.encode(first.val_text)
+    assert "".join(first.vocab[i] for i in ids.tolist()) == first.val_text
+    # a longer corpus extends the shorter one: the file order does not depend on the size
+    longer = data.source_text(max_chars=80_000)
+    assert (longer.train_text + longer.val_text).startswith(first.train_text + first.val_text)
+
+
+def _oracle(vocab):
+    class Oracle(CharLM):
+        """Predicts the true next character with certainty (within each chunk)."""
+
+        def forward(self, x, state=None):
+            nxt = torch.cat([x[0, 1:], x[0, :1]])
+            return 50.0 * torch.nn.functional.one_hot(nxt, len(vocab)).float()[None], None
+
+    return Oracle("rnn", len(vocab), hidden=2, embed=2)
+
+
+def test_bracket_accuracy_scores_a_perfect_oracle_and_a_constant_guess():
+    text = "f(a[1], 'x')\n" * 20
+    vocab = sorted(set(text) | set(CLOSERS) | {"?"})
+    rows = bracket_accuracy(_oracle(vocab), text, vocab, bins=(1, 5, 100))
+    # 260 characters fit in one chunk of predictions(), so the oracle is right at every closer
+    assert [(r.count, r.accuracy, r.closer_accuracy) for r in rows] == [(40, 1.0, 1.0),
+                                                                          (20, 1.0, 1.0)]
+    assert rows[0].baseline == 0.5 and rows[1].baseline == 1.0  # ] and ' tie; ) alone
+    # a model that always says ")" with certainty: right at every ")" and nowhere else
+    logp = torch.full((len(text), len(vocab)), -30.0)
+    logp[:, vocab.index(")")] = 0.0
+    rows = bracket_accuracy(None, text, vocab, bins=(1, 5, 100), logp=logp)
+    assert [(r.accuracy, r.closer_accuracy) for r in rows] == [(0.0, 0.0), (1.0, 1.0)]
+    empty = bracket_accuracy(None, text, vocab, bins=(200, 300), logp=logp)[0]
+    assert empty.count == 0 and math.isnan(empty.accuracy)
+
+
+def test_training_lowers_the_loss_and_the_tools_run_on_the_model():
+    corpus = data.source_text(max_chars=20_000)
+    train, val = corpus.encode(corpus.train_text), corpus.encode(corpus.val_text[:2000])
+    vocab_size = len(corpus.vocab)
+    run = train_char_lm("gru", train, val, vocab_size, steps=30, seq_len=20, batch=8, lr=1e-2,
+                        hidden=16, embed=8, eval_every=15, show_progress=False)
+    assert run.steps == [15, 30]
+    # uniform guessing costs ln V ≈ 4.5 nats; 30 steps of Adam learn the character frequencies
+    assert run.val_loss[-1] < math.log(vocab_size) - 1.0
+    assert evaluate(run.model, val) == pytest.approx(run.val_loss[-1])
+    # reading in chunks carries the state: the same log-probabilities as one pass
+    assert torch.allclose(predictions(run.model, val, chunk=7), predictions(run.model, val),
+                          atol=1e-5)
+    g = text_gradient_through_time(run.model, val[:60].reshape(3, 20))
+    assert g.lag == list(range(21)) and g.norm[0] == pytest.approx(1.0)
+    rows = bracket_accuracy(run.model, corpus.val_text[:2000], corpus.vocab)
+    assert sum(r.count for r in rows) == len([p for p in bracket_pairs(corpus.val_text[:2000])
+                                              if p[0] > 0])
+
+
+def test_lstm_cell_state_gradient_and_seeded_models():
+    a, b = CharLM("lstm", 6, hidden=4, embed=3, seed=3), CharLM("lstm", 6, hidden=4, embed=3,
+                                                                 seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    g = text_gradient_through_time(a, torch.tensor([[0, 1, 2, 3, 4, 5]]), state="c")
+    assert g.state == "c" and len(g.norm) == 7
+
+
+def test_sample_is_seeded_and_checks_its_prompt():
+    model = CharLM("gru", 5, hidden=8)
+    vocab = list("abcde")
+    assert sample(model, vocab, "ab", 10, seed=1) == sample(model, vocab, "ab", 10, seed=1)
+    assert len(sample(model, vocab, "ab", 10)) == 12
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        sample(model, vocab, "xyz")
+    with pytest.raises(ValueError, match="prompt=''"):
+        sample(model, vocab, "")
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="cell='transformer'"):
+        CharLM("transformer", 10)
+    with pytest.raises(ValueError, match="val_fraction=1.5"):
+        data.source_text(val_fraction=1.5)
+    with pytest.raises(ValueError, match="bins="):
+        bracket_accuracy(None, "()", list("()]}'\"?"), bins=(5, 3))
+    with pytest.raises(ValueError, match="vocab lacks"):
+        bracket_accuracy(None, "()", list("()"))
+    with pytest.raises(ValueError, match="seq_len=50"):
+        train_char_lm("rnn", torch.zeros(20, dtype=torch.long), torch.zeros(5, dtype=torch.long),
+                      3, seq_len=50)
+    with pytest.raises(ValueError, match="shape"):
+        text_gradient_through_time(CharLM("rnn", 3), torch.tensor([0, 1]))
+    assert math.isfinite(CharLM("lstm", 3)(torch.tensor([[0, 1, 2]]))[0].sum().item())

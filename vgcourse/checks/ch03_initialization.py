@@ -1,0 +1,111 @@
+"""Self-checks for chapter 3, weight initialisation."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import theory
+from ..check import Wrong, register
+
+
+def _close(a: float, b: float, rel: float = 1e-6) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
+
+
+@register("03-default-init-decay")
+def _default_init_decay(answer) -> str:
+    """‖δ_1‖²/‖δ_20‖² in a 20-layer ReLU MLP with PyTorch's default init: (1/6)^19."""
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+    chi = theory.chi("relu", math.sqrt(1 / 3))  # n·Var(W) = 1/3, times E[relu'²] = 1/2
+    target = chi**19  # 5 % tolerance accepts a prediction rounded to two figures
+    if _close(value, target, rel=0.05):
+        return (f"{value:.3g}: each of the 19 layers between h_20 and h_1 multiplies the "
+                "squared gradient by χ = (1/3)·(1/2) = 1/6.")
+    if _close(value, chi**20, rel=0.05) or _close(value, chi**18, rel=0.05):
+        raise Wrong("count the layers the gradient crosses going from h_20 down to h_1.")
+    if _close(value, (1 / 3) ** 19, rel=0.05):
+        raise Wrong("n·Var(W) = 1/3 is only half of the story: ReLU passes the gradient of "
+                    "only half of its units.")
+    if _close(value, chi**9.5, rel=0.05):
+        raise Wrong("that is the ratio of the norms; the question asks for squared norms.")
+    if _close(value, chi, rel=0.05):
+        raise Wrong("that is one layer's factor; there is one such factor per layer crossed.")
+    if value > 1:
+        raise Wrong("a factor below one per layer makes the gradient shrink toward the input.")
+    raise Wrong("not the ratio; first find n·Var(W) of U(−1/√n, 1/√n), then ReLU's E[φ'²].")
+
+
+@register("03-relu-variances")
+def _relu_variances(answer) -> str:
+    """A function (q1, sigma_w2, sigma_b2, depth) -> [q_1, ..., q_L] for a ReLU network."""
+    cases = [(1.0, 2.0, 0.0, 6), (0.7, 1.0, 0.0, 5), (1.3, 1 / 3, 0.01, 8), (0.5, 3.0, 0.2, 4)]
+    for q1, w2, b2, depth in cases:
+        out = answer(q1, w2, b2, depth)
+        try:
+            values = [float(v) for v in out]
+        except TypeError:
+            raise Wrong(f"return a list of {depth} numbers, not {type(out).__name__}.") from None
+        # q_1 is given; the recursion from layer 1 on is theory's, started at q_input with
+        # σ_w² q_input + σ_b² = q1.
+        target = [q1]
+        for _ in range(depth - 1):
+            target.append(theory.variance_map("relu", target[-1], math.sqrt(w2), math.sqrt(b2)))
+        if len(values) != depth:
+            raise Wrong(f"for depth={depth} return {depth} variances q_1..q_{depth}, "
+                        f"got {len(values)}.")
+        if all(_close(v, t, 1e-9) for v, t in zip(values, target)):
+            continue
+        no_half = [q1]
+        for _ in range(depth - 1):
+            no_half.append(w2 * no_half[-1] + b2)
+        if all(_close(v, t, 1e-9) for v, t in zip(values, no_half)):
+            raise Wrong("E[relu(u)²] is half of E[u²]: only the positive half of u survives.")
+        no_bias = [q1 * (w2 / 2) ** k for k in range(depth)]
+        if b2 > 0 and all(_close(v, t, 1e-9) for v, t in zip(values, no_bias)):
+            raise Wrong("the bias adds its variance σ_b² at every layer.")
+        if not _close(values[0], q1, 1e-9):
+            raise Wrong("the first entry is q_1 itself, the variance you are given.")
+        raise Wrong(f"wrong at q1={q1}, sigma_w2={w2}, sigma_b2={b2}: compare q_2 with "
+                    "σ_w²·E[relu(u)²] + σ_b² for u ~ N(0, q_1).")
+    return "q_{l+1} = σ_w² q_l / 2 + σ_b²: ReLU keeps half the variance, He's σ_w² = 2 restores it."
+
+
+@register("03-he-init")
+def _he_init(answer) -> str:
+    """A function filling a weight tensor of shape (fan_out, fan_in) in place, Var = 2/fan_in."""
+    fan_out, fan_in = 300, 600
+    weight = torch.full((fan_out, fan_in), float("nan"), dtype=torch.float64)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(3)
+    try:
+        result = answer(weight)
+    finally:
+        torch.random.set_rng_state(state)
+    if result is not None and isinstance(result, torch.Tensor) and result is not weight:
+        weight = result
+    if not torch.isfinite(weight).all():
+        raise Wrong("the weight still holds uninitialised values; fill it in place, e.g. with "
+                    "weight.normal_(...) under torch.no_grad().")
+    var = float(weight.var())
+    mean = float(weight.mean())
+    # 180,000 draws: the sample variance has relative standard error sqrt(2/N) ≈ 0.33 %, and
+    # the sample mean a standard error of sqrt(var/N) ≈ 1.4e-4 for var = 2/600.
+    if abs(mean) > 5 * math.sqrt(2 / fan_in / weight.numel()) + 1e-12:
+        raise Wrong(f"the weights have mean {mean:.3g}; they should be centred on zero.")
+    if _close(var, 2 / fan_in, rel=0.03):
+        return "Var(W) = 2/fan_in, and fan_in is weight.shape[1] in PyTorch's (out, in) layout."
+    if _close(var, 2 / fan_out, rel=0.03):
+        raise Wrong("that uses fan_out: nn.Linear stores W as (out_features, in_features), so "
+                    "fan_in is weight.shape[1].")
+    if _close(var, 2 / (fan_in + fan_out), rel=0.03):
+        raise Wrong("that is Xavier's variance; He's keeps only fan_in and doubles it for ReLU.")
+    if _close(var, 1 / fan_in, rel=0.03):
+        raise Wrong("that is LeCun's variance; ReLU zeroes half the units, so double it.")
+    if _close(var, (2 / fan_in) ** 2, rel=0.03):
+        raise Wrong("the standard deviation is the square root of the variance.")
+    raise Wrong(f"Var(W) is {var:.3g}; compare it with He's rule, Var(W) = 2/fan_in.")

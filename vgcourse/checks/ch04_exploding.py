@@ -1,0 +1,99 @@
+"""Self-checks for chapter 4, exploding gradients and clipping."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..check import Wrong, register
+
+
+def _number(answer) -> float:
+    if isinstance(answer, torch.Tensor):
+        if answer.numel() != 1:
+            raise Wrong(f"expected one number, got a tensor of shape {tuple(answer.shape)}.")
+        return float(answer)
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+
+
+@register("04-value-clip-cosine")
+def _value_clip_cosine(answer) -> str:
+    """Cosine between g = (30, 40) and its clip by value at τ = 1, that is (1, 1)."""
+    value = _number(answer)
+    target = 7 / (5 * math.sqrt(2))
+    if math.isclose(value, target, rel_tol=1e-4):
+        return (f"{value:.4f}: the clipped gradient is (1, 1), about 8° away from (30, 40); "
+                "norm clipping would have kept the angle at 0.")
+    if math.isclose(value, 1.0, rel_tol=1e-6):
+        raise Wrong("a cosine of 1 means the direction is kept; that is true of norm clipping. "
+                    "Clip each entry of (30, 40) to [-1, 1] and look again.")
+    if math.isclose(value, math.degrees(math.acos(target)), rel_tol=1e-3) or math.isclose(
+            value, math.acos(target), rel_tol=1e-3):
+        raise Wrong("that is the angle; the exercise asks for its cosine.")
+    if math.isclose(value, math.sqrt(2), rel_tol=1e-4) or math.isclose(value, 50.0, rel_tol=1e-4):
+        raise Wrong("that is a norm, not a cosine; divide the dot product by both norms.")
+    if math.isclose(value, 70.0, rel_tol=1e-4):
+        raise Wrong("that is the dot product; divide it by the two norms.")
+    if not -1 <= value <= 1:
+        raise Wrong("a cosine lies between -1 and 1.")
+    raise Wrong("not the cosine; write down the clipped vector first, then cos = a·b/(‖a‖‖b‖).")
+
+
+@register("04-clip-by-norm")
+def _clip_by_norm(answer) -> str:
+    """A function returning g · min(1, τ/‖g‖)."""
+    g = torch.tensor([3.0, -4.0, 12.0], dtype=torch.float64)  # norm 13
+    cases = [(g, 1.0), (g, 13.0), (g, 100.0), (g * 1e-3, 0.5), (-g, 2.6)]
+    for vector, tau in cases:
+        out = answer(vector.clone(), tau)
+        if not isinstance(out, torch.Tensor):
+            raise Wrong(f"return a tensor, not {type(out).__name__}.")
+        if out.shape != vector.shape:
+            raise Wrong(f"the result has shape {tuple(out.shape)}; it should keep g's shape "
+                        f"{tuple(vector.shape)}.")
+        norm = float(vector.norm())
+        expected = vector * min(1.0, tau / norm)
+        if torch.allclose(out.double(), expected, rtol=1e-5, atol=0):
+            continue
+        if torch.allclose(out.double(), vector.clamp(-tau, tau), rtol=1e-5):
+            raise Wrong("that clamps each entry (clipping by value); rescale the whole vector.")
+        if torch.allclose(out.double(), vector * tau / norm, rtol=1e-5):
+            raise Wrong(f"a gradient of norm {norm:g} with τ = {tau:g} came back with norm τ: "
+                        "short gradients must stay unchanged (think of the min).")
+        if math.isclose(float(out.double().norm()), min(norm, tau), rel_tol=1e-5):
+            raise Wrong("the norm is right but the direction is not; multiply g by one "
+                        "positive number.")
+        raise Wrong(f"for ‖g‖ = {norm:g} and τ = {tau:g} the result should have norm "
+                    f"{min(norm, tau):g} and point along g.")
+    return "the direction is kept and the norm is capped at τ, as in Pascanu et al. (2013)."
+
+
+@register("04-loss-scale-exponent")
+def _loss_scale_exponent(answer) -> str:
+    """Smallest k with float16(1e-9 · 2^k) != 0."""
+    value = _number(answer)
+    if value != int(value):
+        raise Wrong("give the exponent k, a whole number, not the scale 2^k or a fraction.")
+    k = int(value)
+
+    def survives(e: int) -> bool:
+        return bool(torch.tensor(1e-9 * 2.0**e, dtype=torch.float64).to(torch.float16) != 0)
+
+    target = next(e for e in range(64) if survives(e))
+    if k == target:
+        return (f"k = {k}: 1e-9 · 2^{k} = {1e-9 * 2.0**k:.2e} is just above half the smallest "
+                "float16 subnormal (2^-25 ≈ 2.98e-8), so it rounds up to 2^-24 instead of 0.")
+    if 2.0**target == value:
+        raise Wrong("that is the scale S = 2^k; give the exponent k.")
+    if k > target:
+        raise Wrong(f"2^{k} works, but a smaller exponent does too; find the smallest.")
+    if k == target - 1:
+        raise Wrong("close: at that scale the value is just below half the smallest subnormal "
+                    "and rounds to 0. Half of the smallest subnormal is the threshold, not the "
+                    "smallest normal number.")
+    raise Wrong("too small: the scaled value must exceed half the smallest float16 subnormal, "
+                "2^-25 ≈ 2.98e-8.")

@@ -1,0 +1,85 @@
+"""Self-checks for chapter 6, residual connections."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..check import Wrong, register
+
+
+def _close(a: float, b: float, rel: float = 1e-3) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
+
+
+@register("06-residual-growth")
+def _residual_growth(answer) -> str:
+    """E‖x_10‖²/‖x_0‖² for 10 He-initialised ReLU blocks with α = 0.5: 1.5^10."""
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+    if _close(value, 1.5**10):
+        return "(1 + 2α²)^L = 1.5^10 ≈ 57.7: the branch adds 2α² of the squared norm per block."
+    if _close(value, 1.25**10):
+        raise Wrong("the branch's squared norm is 2α²‖x‖² with He weights, not α²‖x‖²: W₂ "
+                    "doubles the variance that the ReLU halved.")
+    if _close(value, 1 + 10 * 0.5):
+        raise Wrong("the blocks compound: each multiplies the squared norm, they do not add.")
+    if _close(value, 1.5**5) or _close(value, math.sqrt(1.5**10)):
+        raise Wrong("that is the factor on the norm; the question asks about the squared norm.")
+    if _close(value, 3**10):
+        raise Wrong("that is α = 1; here the branch is scaled by α = 0.5.")
+    raise Wrong("not the growth; find the factor one block applies to ‖x‖², then use 10 blocks.")
+
+
+@register("06-residual-block")
+def _residual_block(answer) -> str:
+    """A function computing x + α W₂ relu(W₁ x) for a batch of row vectors."""
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    w1 = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    w2 = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    alpha = 0.3
+    out = answer(x, w1, w2, alpha)
+    if not isinstance(out, torch.Tensor):
+        raise Wrong(f"return a tensor, not {type(out).__name__}.")
+    if out.shape != x.shape:
+        raise Wrong(f"the result has shape {tuple(out.shape)}; it should match x, "
+                    f"{tuple(x.shape)}.")
+    branch = torch.relu(x @ w1.T) @ w2.T
+    if torch.allclose(out, x + alpha * branch, rtol=1e-6):
+        return "x + α·W₂ relu(W₁x): the skip carries x up unchanged."
+    if torch.allclose(out, alpha * branch, rtol=1e-6):
+        raise Wrong("that is the branch alone; a residual block adds the input x.")
+    if torch.allclose(out, x + branch, rtol=1e-6):
+        raise Wrong("the branch is scaled by alpha.")
+    if torch.allclose(out, torch.relu(x + alpha * branch), rtol=1e-6):
+        raise Wrong("no activation after the sum in this block: return x + α·F(x).")
+    if torch.allclose(out, x + alpha * torch.relu(x @ w1) @ w2, rtol=1e-6):
+        raise Wrong("rows are examples, so W x is x @ W.T; you used x @ W.")
+    if torch.allclose(out, x + alpha * torch.relu(x @ w2.T) @ w1.T, rtol=1e-6):
+        raise Wrong("W1 acts first, W2 second.")
+    raise Wrong("not x + α·W₂ relu(W₁x); check each part on a small example.")
+
+
+@register("06-path-counts")
+def _path_counts(answer) -> str:
+    """A function returning [C(L, 0), ..., C(L, L)]."""
+    for depth in (1, 4, 10):
+        out = answer(depth)
+        try:
+            values = [int(v) for v in out]
+        except (TypeError, ValueError):
+            raise Wrong(f"return a list of integers, not {type(out).__name__}.") from None
+        target = [math.comb(depth, k) for k in range(depth + 1)]
+        if values == target:
+            continue
+        if len(values) == depth:
+            raise Wrong(f"for L = {depth} there are {depth + 1} lengths, 0 to L inclusive.")
+        if sum(values) != 2**depth:
+            raise Wrong(f"for L = {depth} the counts should add up to 2^L = {2**depth}: each "
+                        "block is either passed through or skipped.")
+        raise Wrong(f"wrong counts for L = {depth}; how many ways are there to choose k blocks?")
+    return "C(L, k) paths of length k, 2^L in all: most are of length about L/2."

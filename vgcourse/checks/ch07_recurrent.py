@@ -1,0 +1,112 @@
+"""Self-checks for chapter 7, recurrent networks through time, LSTM and GRU."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..check import Wrong, register
+from ..theory import latching_contraction, latching_fixed_point
+
+
+def _number(answer) -> float:
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+
+
+def _close(a: float, b: float, rel: float = 1e-3) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
+
+
+@register("07-forget-product")
+def _forget_product(answer) -> str:
+    """∂c_100/∂c_0 of an LSTM with W_hh = 0, zero input and forget bias 2: σ(2)^100."""
+    value = _number(answer)
+    f = 1 / (1 + math.exp(-2.0))
+    target = f**100
+    if _close(value, target):
+        return (f"{value:.3g}: every forget gate is σ(2) ≈ {f:.4f}, and the cell state's "
+                "gradient is their product over 100 steps.")
+    if _close(value, f):
+        raise Wrong("that is one step's factor; the gradient crosses 100 steps.")
+    if _close(value, f * 100):
+        raise Wrong("the factors multiply; they do not add.")
+    if _close(value, (1 - f) ** 100) or _close(value, 0.5**100):
+        raise Wrong("the forget gate is σ(bias) = σ(2), the fraction of c that is kept.")
+    if _close(value, 2.0**100) or _close(value, math.exp(-200)):
+        raise Wrong("the bias enters through the sigmoid: each factor is σ(2), not 2 or e^-2.")
+    if _close(value, f**99) or _close(value, f**101):
+        raise Wrong("count the factors again: one forget gate per step, 100 in all.")
+    raise Wrong("not the product; with W_hh = 0 and x = 0, what is f_t at every step?")
+
+
+@register("07-lstm-cell")
+def _lstm_cell(answer) -> str:
+    """A function (x, h, c, weight_ih, weight_hh, bias_ih, bias_hh) -> (h, c), as nn.LSTMCell."""
+    g = torch.Generator().manual_seed(7)
+    cell = nn.LSTMCell(3, 5).double()
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
+    x = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    h = torch.randn(4, 5, generator=g, dtype=torch.float64)
+    c = torch.randn(4, 5, generator=g, dtype=torch.float64)
+    w = dict(weight_ih=cell.weight_ih, weight_hh=cell.weight_hh, bias_ih=cell.bias_ih,
+             bias_hh=cell.bias_hh)
+    out = answer(x, h, c, **w)
+    if not isinstance(out, tuple) or len(out) != 2:
+        raise Wrong(f"return the pair (h, c); got {type(out).__name__}.")
+    new_h, new_c = out
+    if not all(isinstance(t, torch.Tensor) for t in out):
+        raise Wrong("h and c should be tensors.")
+    if new_h.shape != h.shape or new_c.shape != c.shape:
+        raise Wrong(f"h and c should have shape {tuple(h.shape)}; got {tuple(new_h.shape)} and "
+                    f"{tuple(new_c.shape)}.")
+    with torch.no_grad():
+        ref_h, ref_c = cell(x, (h, c))
+        if torch.allclose(new_h, ref_h, atol=1e-10) and torch.allclose(new_c, ref_c, atol=1e-10):
+            return "matches nn.LSTMCell: c_t = f ⊙ c_{t−1} + i ⊙ g, h_t = o ⊙ tanh(c_t)."
+        if torch.allclose(new_h, ref_c, atol=1e-10) and torch.allclose(new_c, ref_h, atol=1e-10):
+            raise Wrong("h and c are swapped in what you return: return (h, c).")
+        u = x @ cell.weight_ih.T + cell.bias_ih + h @ cell.weight_hh.T + cell.bias_hh
+        i, f, gg, o = u.chunk(4, dim=-1)
+        s = torch.sigmoid
+        if torch.allclose(new_c, s(i) * c + s(f) * torch.tanh(gg), atol=1e-10):
+            raise Wrong("the gate blocks are in the order (i, f, g, o): you swapped i and f.")
+        if torch.allclose(new_c, s(f) * c + s(i) * s(gg), atol=1e-10):
+            raise Wrong("the candidate g uses tanh, not the sigmoid: it must be able to "
+                        "subtract from c.")
+        if torch.allclose(new_c, s(f) * c + torch.tanh(gg), atol=1e-10):
+            raise Wrong("the candidate is written through the input gate: i ⊙ g.")
+        if torch.allclose(new_c, c + s(i) * torch.tanh(gg), atol=1e-10):
+            raise Wrong("that is the 1997 LSTM without a forget gate; multiply c by f.")
+        if torch.allclose(new_c, ref_c, atol=1e-10):
+            if torch.allclose(new_h, s(o) * new_c, atol=1e-10):
+                raise Wrong("c is right; h squashes it first: h = o ⊙ tanh(c).")
+            raise Wrong("c is right; h = o ⊙ tanh(c), with o the fourth block.")
+    raise Wrong("c_t is not f ⊙ c_{t−1} + i ⊙ g; check the four blocks and their activations.")
+
+
+@register("07-latching-contraction")
+def _latching(answer) -> str:
+    """λ = w(1 − h*²) for h ← tanh(w h) at w = 2."""
+    value = _number(answer)
+    h = latching_fixed_point(2.0)
+    target = latching_contraction(2.0)
+    if _close(value, target, rel=1e-4):
+        return (f"λ = 2(1 − h*²) = {value:.4f} with h* = {h:.4f}: each step keeps only "
+                f"{100 * value:.0f} % of a perturbation, so after 20 steps λ^20 ≈ "
+                f"{target**20:.1e}.")
+    if _close(value, 1 - h * h, rel=1e-4):
+        raise Wrong("that is tanh'(w h*) alone; the chain rule also multiplies by w.")
+    if _close(value, 2 * (1 - h), rel=1e-4):
+        raise Wrong("tanh'(u) = 1 − tanh(u)², and tanh(w h*) = h*: square h*.")
+    if _close(value, 2.0, rel=1e-4):
+        raise Wrong("w is the slope at h = 0, the unstable fixed point; evaluate at h*.")
+    if _close(value, h, rel=1e-4):
+        raise Wrong("that is the fixed point h*; the contraction is the derivative there.")
+    raise Wrong("not λ; find h* = tanh(2h*) first (iterate from h = 1), then differentiate.")

@@ -1,0 +1,275 @@
+"""Small systems whose gradients explode: a one-unit recurrence with a cliff, a tanh RNN.
+
+Chapter 4 uses them; the recurrent models of chapter 7 live in their own module. Everything
+here is CPU-sized and seeded.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ._validation import check_int, check_positive
+
+
+def cliff(
+    w: torch.Tensor | float,
+    steps: int = 50,
+    bias: float = -2.5,
+    target: float = 0.7,
+    x0: float = 0.5,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Loss and its derivative for the one-unit recurrence x_t = w·σ(x_{t−1}) + b.
+
+    The loss is (x_T − target)², after ``steps`` = T applications (Pascanu et al. 2013 use
+    this system to show a "cliff": a narrow range of w where the loss jumps and its derivative
+    is enormous).
+
+    Parameters
+    ----------
+    w : tensor or float
+        One or many values of the recurrent weight; evaluated elementwise in float64.
+    steps : int, default 50
+        Number of recurrence steps T.
+    bias : float, default -2.5
+        The constant b added at every step.
+    target : float, default 0.7
+        The value x_T should reach.
+    x0 : float, default 0.5
+        The starting state.
+
+    Returns
+    -------
+    loss, dloss_dw : tensors of the shape of ``w``
+        dloss_dw is computed by autograd; :func:`vgcourse.theory.cliff_gradient` computes the
+        same derivative by forward sensitivity.
+    """
+    check_int("steps", steps)
+    w = torch.as_tensor(w, dtype=torch.float64).detach().clone().requires_grad_(True)
+    x = torch.full_like(w, float(x0))
+    for _ in range(steps):
+        x = w * torch.sigmoid(x) + bias
+    loss = (x - target) ** 2
+    (grad,) = torch.autograd.grad(loss.sum(), w)
+    return loss.detach(), grad
+
+
+class TanhRNN(nn.Module):
+    """A one-layer tanh RNN read out by a linear layer at the last step.
+
+    h_t = tanh(W_ih x_t + W_hh h_{t−1} + b), output = W_out h_T + c. ``rnn`` is the
+    ``torch.nn.RNN`` and ``output`` the ``nn.Linear`` read-out.
+    """
+
+    def __init__(self, rnn: nn.RNN, output: nn.Linear):
+        super().__init__()
+        self.rnn = rnn
+        self.output = output
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+        states, _ = self.rnn(x, h0)
+        return self.output(states[:, -1])
+
+
+def tanh_rnn(
+    hidden: int = 32,
+    spectral_radius: float = 1.5,
+    in_features: int = 1,
+    out_features: int = 1,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> TanhRNN:
+    """Build a tanh RNN whose recurrent matrix is W_hh = spectral_radius · Q, Q orthogonal.
+
+    Every eigenvalue and singular value of W_hh then has size ``spectral_radius``. Input
+    weights are standard normal, the read-out N(0, 1/hidden), biases zero.
+
+    Parameters
+    ----------
+    hidden : int, default 32
+        Number of hidden units.
+    spectral_radius : float, default 1.5
+        Scale ρ of the orthogonal recurrent matrix (ρ > 1 is the exploding side).
+    in_features, out_features : int, default 1
+    seed : int, default 0
+        Seeds the weight draw.
+    dtype : torch.dtype, default torch.float32
+    device : torch.device or str, optional
+        Where the parameters live (default the CPU); the draw does not depend on it.
+
+    Returns
+    -------
+    TanhRNN
+    """
+    check_int("hidden", hidden)
+    check_positive("spectral_radius", spectral_radius, allow_zero=True)
+    check_int("in_features", in_features)
+    check_int("out_features", out_features)
+    g = torch.Generator().manual_seed(seed)
+    rnn = nn.RNN(in_features, hidden, batch_first=True, nonlinearity="tanh")
+    output = nn.Linear(hidden, out_features)
+    with torch.no_grad():
+        rnn.weight_hh_l0.copy_(spectral_radius * orthogonal(hidden, g))
+        rnn.weight_ih_l0.copy_(torch.randn(hidden, in_features, generator=g))
+        rnn.bias_hh_l0.zero_()
+        rnn.bias_ih_l0.zero_()
+        output.weight.copy_(torch.randn(out_features, hidden, generator=g) / math.sqrt(hidden))
+        output.bias.zero_()
+    return TanhRNN(rnn, output).to(dtype=dtype, device=device)
+
+
+def orthogonal(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A Haar-random n × n orthogonal matrix in float64."""
+    check_int("n", n)
+    q, r = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r))
+
+
+def recall_task(
+    n: int = 512, length: int = 30, seed: int = 0, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Remember a number for ``length`` steps: the input is v at step 1 and 0 afterwards.
+
+    Parameters
+    ----------
+    n : int, default 512
+        Number of sequences.
+    length : int, default 30
+        Sequence length T; the target v must be carried through T − 1 blank steps.
+    seed : int, default 0
+    device : torch.device or str, optional
+        Where the tensors are placed (default the CPU); the draw does not depend on it.
+
+    Returns
+    -------
+    x : Tensor of shape (n, length, 1)
+    y : Tensor of shape (n, 1)
+        v ~ N(0, 1), so always predicting 0 scores a mean squared error of about 1.
+    """
+    check_int("n", n)
+    check_int("length", length)
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(n, generator=g)
+    x = torch.zeros(n, length, 1)
+    x[:, 0, 0] = v
+    return x.to(device), v[:, None].to(device)
+
+
+def recurrent_jacobian_norms(
+    weight: torch.Tensor,
+    steps: int,
+    activation: str = "tanh",
+    h0: torch.Tensor | None = None,
+) -> list[float]:
+    """‖∂h_t/∂h_0‖₂ for t = 1..steps of the autonomous recurrence h_t = φ(W h_{t−1}).
+
+    The Jacobian is multiplied out explicitly, J_t = diag(φ'(W h_{t−1})) W, in float64.
+
+    Parameters
+    ----------
+    weight : Tensor of shape (n, n)
+        The recurrent matrix W.
+    steps : int
+        Number of steps T.
+    activation : {"tanh", "identity"}, default "tanh"
+    h0 : Tensor of shape (n,), optional
+        Starting state; zero by default (where tanh' = 1).
+
+    Returns
+    -------
+    list of float
+        The spectral norm of the accumulated Jacobian after each step.
+    """
+    if activation not in ("tanh", "identity"):
+        raise ValueError(
+            f"activation={activation!r} is not supported; expected 'tanh' or 'identity'."
+        )
+    check_int("steps", steps)
+    weight = torch.as_tensor(weight, dtype=torch.float64)
+    if weight.ndim != 2 or weight.shape[0] != weight.shape[1]:
+        raise ValueError(f"weight has shape {tuple(weight.shape)}; expected a square matrix.")
+    n = weight.shape[0]
+    h = torch.zeros(n, dtype=torch.float64) if h0 is None else h0.to(torch.float64)
+    jac = torch.eye(n, dtype=torch.float64)
+    norms = []
+    for _ in range(steps):
+        u = weight @ h
+        if activation == "tanh":
+            h = torch.tanh(u)
+            slope = 1 - h**2
+        else:
+            h = u
+            slope = torch.ones_like(u)
+        jac = (slope[:, None] * weight) @ jac
+        norms.append(float(torch.linalg.matrix_norm(jac, ord=2)))
+    return norms
+
+
+def flat_gradient(model: nn.Module) -> torch.Tensor:
+    """All parameter gradients of ``model`` concatenated into one float64 vector (0 if None)."""
+    return torch.cat([
+        (p.grad if p.grad is not None else torch.zeros_like(p)).detach().double().flatten()
+        for p in model.parameters()
+    ])
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Cosine of the angle between two vectors (flattened), computed in float64."""
+    a, b = a.double().flatten(), b.double().flatten()
+    denominator = float(a.norm() * b.norm())
+    if denominator == 0:
+        raise ValueError("cosine of a zero vector is undefined; both vectors must be nonzero.")
+    return float(a @ b) / denominator
+
+
+def recall_run(
+    spectral_radius: float = 1.5,
+    lr: float = 0.05,
+    clip: float | None = None,
+    clip_mode: str = "norm",
+    weight_decay: float = 0.0,
+    steps: int = 200,
+    seed: int = 0,
+    hidden: int = 32,
+    length: int = 30,
+    batch_size: int = 32,
+    show_progress: bool = False,
+    device: torch.device | str | None = None,
+):
+    """Train :func:`tanh_rnn` on :func:`recall_task` with plain SGD; the chapter's test bench.
+
+    Parameters
+    ----------
+    spectral_radius : float, default 1.5
+        ρ of W_hh = ρQ.
+    lr, clip, clip_mode, weight_decay, steps, batch_size, show_progress
+        Passed to :func:`vgcourse.train` (SGD without momentum).
+    seed : int, default 0
+        Seeds the weights (``seed``), the data (``100 + seed``) and the mini-batches.
+    hidden, length : int
+        Hidden units and sequence length.
+    device : torch.device or str, optional
+        Where model and data live (default the CPU).
+
+    Returns
+    -------
+    history : History
+    final_loss : float
+        Mean squared error on all 512 training sequences after training (inf when the run
+        diverged or its weights are no longer finite). Predicting 0 scores about 1.
+    """
+    from .train import train
+
+    model = tanh_rnn(hidden=hidden, spectral_radius=spectral_radius, seed=seed, device=device)
+    x, y = recall_task(n=512, length=length, seed=100 + seed, device=device)
+    history = train(model, (x, y), steps=steps, lr=lr, clip=clip, clip_mode=clip_mode,
+                    weight_decay=weight_decay, batch_size=batch_size, seed=seed,
+                    show_progress=show_progress)
+    with torch.no_grad():
+        final = float(nn.functional.mse_loss(model(x), y))
+    if history.diverged or not math.isfinite(final):
+        final = math.inf
+    return history, final

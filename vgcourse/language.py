@@ -1,0 +1,396 @@
+"""Character-level language models on real text, and a long-range dependency to test them on.
+
+A closing bracket or quote can only be predicted by remembering its opener, which may lie many
+characters back: :func:`bracket_pairs` finds every such pair in Python source, and
+:func:`bracket_accuracy` scores a model's predictions of the closers by that distance.
+
+The recurrent core of :class:`CharLM` is a :func:`vgcourse.sequence_model` (chapter 7), so the
+trained weights can be replayed step by step with the hand-written cells and probed with
+:func:`vgcourse.gradient_through_time`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ._validation import check_choice, check_int, check_positive
+from .progress import progress
+from .recurrent import CELLS, GradientThroughTime, gradient_through_time, sequence_model
+
+OPENERS = {"(": ")", "[": "]", "{": "}"}
+QUOTES = ("'", '"')
+CLOSERS = (")", "]", "}", "'", '"')
+DISTANCE_BINS = (1, 5, 13, 33, 10**9)
+
+
+class CharLM(nn.Module):
+    """Embedding → one recurrent layer (RNN, LSTM or GRU) → linear read-out over the vocabulary.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    vocab_size : int
+        Number of characters V.
+    hidden : int, default 96
+        Hidden units H.
+    embed : int, default 32
+        Size of the character embedding (the recurrent layer's input).
+    seed : int, default 0
+        Seeds the weight draw.
+
+    Attributes
+    ----------
+    embed : nn.Embedding
+    core : SequenceModel
+        Built by :func:`vgcourse.sequence_model` (``output="all"``): ``core.recurrent`` is
+        PyTorch's fused layer, ``core.readout`` the read-out, and ``core.states`` replays the
+        same weights with the hand-written cells.
+    """
+
+    def __init__(self, cell: str, vocab_size: int, hidden: int = 96, embed: int = 32,
+                 seed: int = 0):
+        super().__init__()
+        check_choice("cell", cell, CELLS)
+        check_int("vocab_size", vocab_size, minimum=2)
+        check_int("hidden", hidden)
+        check_int("embed", embed)
+        self.cell = cell
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.embed = nn.Embedding(vocab_size, embed)
+        self.core = sequence_model(cell, input_size=embed, hidden_size=hidden,
+                                   output_size=vocab_size, output="all", seed=seed)
+
+    def forward(self, ids: torch.Tensor, state=None):
+        """Logits (batch, T, V) for the next character at every position, and the final
+        recurrent state (to carry on reading where ``ids`` ends)."""
+        hidden, state = self.core.recurrent(self.embed(ids), state)
+        return self.core.readout(hidden), state
+
+
+@dataclass
+class LMRun:
+    """A trained character model and its learning curve (losses in nats per character).
+
+    Attributes
+    ----------
+    model : CharLM
+    steps : list of int
+        The optimiser steps at which the losses were recorded.
+    train_loss : list of float
+        Mean training loss over the steps since the previous record.
+    val_loss : list of float
+        Validation loss at each recorded step (see :func:`evaluate`).
+    """
+
+    model: CharLM
+    steps: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+
+
+def train_char_lm(cell: str, train_ids: torch.Tensor, val_ids: torch.Tensor, vocab_size: int,
+                  steps: int = 250, seq_len: int = 96, batch: int = 32, lr: float = 3e-3,
+                  clip: float = 1.0, hidden: int = 96, embed: int = 32, eval_every: int = 50,
+                  seed: int = 0, show_progress: bool = True) -> LMRun:
+    """Train a :class:`CharLM` with Adam, truncated backpropagation through time and clipping.
+
+    Each step reads ``batch`` windows of ``seq_len + 1`` characters at random offsets of
+    ``train_ids``, predicts every next character, and backpropagates through the whole window
+    (so no gradient crosses more than ``seq_len`` steps). The global gradient norm is clipped
+    to ``clip``.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+    train_ids, val_ids : Tensor of int64
+        Character ids (see :meth:`vgcourse.data.Corpus.encode`).
+    vocab_size : int
+    steps, seq_len, batch : int
+        Optimiser steps, window length (the BPTT truncation) and windows per step.
+    lr : float, default 3e-3
+        Adam's learning rate.
+    clip : float, default 1.0
+        Maximum global gradient norm.
+    hidden, embed : int
+        Sizes of :class:`CharLM`.
+    eval_every : int, default 50
+        Record the losses every this many steps (and at the last step).
+    seed : int, default 0
+        Seeds the weights and the window draws.
+    show_progress : bool, default True
+
+    Returns
+    -------
+    LMRun
+    """
+    check_choice("cell", cell, CELLS)
+    check_int("steps", steps)
+    check_int("seq_len", seq_len, minimum=2)
+    check_int("batch", batch)
+    check_int("eval_every", eval_every)
+    check_positive("lr", lr)
+    check_positive("clip", clip)
+    if len(train_ids) <= seq_len + 1:
+        raise ValueError(f"seq_len={seq_len!r} is not allowed for a training text of "
+                         f"{len(train_ids)} characters; expected at most {len(train_ids) - 2}.")
+    model = CharLM(cell, vocab_size, hidden=hidden, embed=embed, seed=seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    offsets = torch.arange(seq_len + 1)
+    run, running = LMRun(model), []
+    for step in progress(range(1, steps + 1), desc=f"training {cell}", disable=not show_progress):
+        starts = torch.randint(len(train_ids) - seq_len - 1, (batch, 1), generator=generator)
+        window = train_ids[starts + offsets]
+        logits, _ = model(window[:, :-1])
+        loss = nn.functional.cross_entropy(logits.reshape(-1, vocab_size),
+                                           window[:, 1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        running.append(loss.item())
+        if step % eval_every == 0 or step == steps:
+            run.steps.append(step)
+            run.train_loss.append(sum(running) / len(running))
+            run.val_loss.append(evaluate(model, val_ids))
+            running = []
+    return run
+
+
+@torch.no_grad()
+def predictions(model: CharLM, ids: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+    """Log-probabilities of the next character at every position of ``ids``, read in one pass.
+
+    The recurrent state is carried across chunks, so the context is the whole text so far.
+
+    Returns
+    -------
+    Tensor (len(ids), V)
+        Row p is the model's distribution for the character at p + 1.
+    """
+    check_int("chunk", chunk)
+    was_training = model.training
+    model.eval()
+    out, state = [], None
+    for start in range(0, len(ids), chunk):
+        logits, state = model(ids[start: start + chunk].unsqueeze(0), state)
+        out.append(torch.log_softmax(logits[0], dim=-1))
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def evaluate(model: CharLM, ids: torch.Tensor) -> float:
+    """Cross-entropy of the next character in nats per character, reading ``ids`` in one pass."""
+    logp = predictions(model, ids[:-1])
+    return float(nn.functional.nll_loss(logp, ids[1:]))
+
+
+def bracket_pairs(text: str) -> list[tuple[int, int, str]]:
+    """Every closing bracket or quote of Python source ``text`` whose opener is on record.
+
+    A small scanner: comments (``#`` to the end of the line) and triple-quoted strings are
+    skipped; a ``'`` or ``"`` opens a one-line string that ends at the same unescaped quote
+    (a string still open at the end of the line is dropped) and hides the brackets inside it;
+    ``()``, ``[]`` and ``{}`` are matched with a stack, which is emptied at a closer that does
+    not match (unbalanced text starts afresh rather than mismatching).
+
+    Returns
+    -------
+    list of (position of the closer, distance back to its opener, closer), by position.
+
+    Examples
+    --------
+    >>> bracket_pairs("f(a[1], 'x')")
+    [(5, 2, ']'), (10, 2, "'"), (11, 10, ')')]
+    """
+    pairs, stack = [], []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if ch in QUOTES:
+            if text.startswith(ch * 3, i):
+                end = text.find(ch * 3, i + 3)
+                i = n if end < 0 else end + 3
+                continue
+            j = i + 1
+            while j < n and text[j] not in (ch, "\n"):
+                j += 2 if text[j] == "\\" else 1
+            if j < n and text[j] == ch:
+                pairs.append((j, j - i, ch))
+            i = j + 1
+            continue
+        if ch in OPENERS:
+            stack.append((ch, i))
+        elif ch in CLOSERS[:3]:
+            if stack and OPENERS[stack[-1][0]] == ch:
+                pairs.append((i, i - stack.pop()[1], ch))
+            else:
+                stack.clear()
+        i += 1
+    return sorted(pairs)
+
+
+@dataclass
+class BracketScore:
+    """How well a model predicts closers whose opener is ``low`` to ``high`` characters back.
+
+    Attributes
+    ----------
+    label : str
+        The distance bin, e.g. ``"5–12"``.
+    low, high : int
+        The bin is low ≤ distance < high.
+    count : int
+        Closers in the bin.
+    accuracy : float
+        Fraction where the model's most likely next character is the closer (it must know
+        both *that* the bracket closes here and *which* closer it is).
+    closer_accuracy : float
+        Fraction where, among the five closers ) ] } ' ", the model ranks the right one first:
+        *which* opener is pending, whatever the timing.
+    baseline : float
+        The closer accuracy of always naming the bin's most common closer.
+    """
+
+    label: str
+    low: int
+    high: int
+    count: int
+    accuracy: float
+    closer_accuracy: float
+    baseline: float
+
+
+def bracket_accuracy(model, text: str, vocab: list[str], bins=DISTANCE_BINS,
+                     logp: torch.Tensor | None = None) -> list[BracketScore]:
+    """Score a model's predictions of the closers of :func:`bracket_pairs`, by distance bin.
+
+    Parameters
+    ----------
+    model : CharLM
+        Read along ``text`` in one pass (ignored if ``logp`` is given).
+    text : str
+        Python source; characters outside ``vocab`` count as ``"?"``.
+    vocab : list of str
+        The model's characters; must contain the five closers and ``"?"``.
+    bins : sequence of int, default (1, 5, 13, 33, 10**9)
+        Increasing bin edges; bin i is bins[i] ≤ distance < bins[i + 1].
+    logp : Tensor (len(text), V), optional
+        Precomputed :func:`predictions` of ``model`` on ``text``.
+
+    Returns
+    -------
+    list of BracketScore, one per bin (NaN accuracies for an empty bin).
+    """
+    bins = [int(b) for b in bins]
+    if len(bins) < 2 or any(b <= a for a, b in zip(bins, bins[1:])) or bins[0] < 1:
+        raise ValueError(f"bins={bins!r} is not allowed; expected at least two increasing "
+                         "integers, the first >= 1.")
+    index = {c: i for i, c in enumerate(vocab)}
+    missing = [c for c in CLOSERS + ("?",) if c not in index]
+    if missing:
+        raise ValueError(f"vocab lacks {missing}; expected the closers and '?' in it.")
+    if logp is None:
+        ids = torch.tensor([index.get(c, index["?"]) for c in text], dtype=torch.long)
+        logp = predictions(model, ids)
+    if logp.shape[0] != len(text):
+        raise ValueError(f"logp has {logp.shape[0]} rows; expected one per character of text "
+                         f"({len(text)}).")
+    guesses = logp.argmax(dim=-1).tolist()  # guesses[p] predicts the character at p + 1
+    closer_ids = [index[c] for c in CLOSERS]
+    closer_guess = logp[:, closer_ids].argmax(dim=-1).tolist()
+    pairs = [(p, d, c) for p, d, c in bracket_pairs(text) if p > 0]
+    rows = []
+    for lo, hi in zip(bins[:-1], bins[1:]):
+        chosen = [(p, c) for p, d, c in pairs if lo <= d < hi]
+        label = f"{lo}–{hi - 1}" if hi < 10**9 else f"{lo}+"
+        if not chosen:
+            rows.append(BracketScore(label, lo, hi, 0, math.nan, math.nan, math.nan))
+            continue
+        hits = sum(guesses[p - 1] == index[c] for p, c in chosen)
+        which = sum(CLOSERS[closer_guess[p - 1]] == c for p, c in chosen)
+        common = max(sum(c == k for _, c in chosen) for k in CLOSERS)
+        n = len(chosen)
+        rows.append(BracketScore(label, lo, hi, n, hits / n, which / n, common / n))
+    return rows
+
+
+def text_gradient_through_time(model: CharLM, ids: torch.Tensor, state: str = "h",
+                               seed: int = 0) -> GradientThroughTime:
+    """:func:`vgcourse.gradient_through_time` of a trained :class:`CharLM` reading ``ids``.
+
+    The characters are embedded with the model's own embedding and the recurrent weights are
+    replayed step by step (float64) with chapter 7's hand-written cells.
+
+    Parameters
+    ----------
+    model : CharLM
+    ids : Tensor of int64, shape (batch, T)
+        Windows of text.
+    state : {"h", "c"}, default "h"
+        ``"c"`` only for the LSTM.
+    seed : int, default 0
+        Seeds the random direction v of ‖∂(v·s_T)/∂s_t‖.
+
+    Returns
+    -------
+    GradientThroughTime
+    """
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
+        raise ValueError(f"ids with shape {getattr(ids, 'shape', None)} is not allowed; "
+                         "expected a tensor of shape (batch, T).")
+    with torch.no_grad():
+        x = model.embed(ids)
+    return gradient_through_time(model.core, x, state=state, seed=seed)
+
+
+def sample(model: CharLM, vocab: list[str], prompt: str, length: int = 120,
+           temperature: float = 0.8, seed: int = 0) -> str:
+    """Continue ``prompt`` by ``length`` characters drawn from the model (seeded).
+
+    Parameters
+    ----------
+    model : CharLM
+    vocab : list of str
+    prompt : str
+        At least one character, all in ``vocab``.
+    length : int, default 120
+    temperature : float, default 0.8
+        Divides the logits; below 1 sharpens the distribution.
+    seed : int, default 0
+
+    Returns
+    -------
+    str
+        The prompt followed by the sampled characters.
+    """
+    check_int("length", length, minimum=0)
+    check_positive("temperature", temperature)
+    if not prompt:
+        raise ValueError("prompt='' is not allowed; expected at least one character.")
+    char_id = {c: i for i, c in enumerate(vocab)}
+    unknown = sorted({c for c in prompt if c not in char_id})
+    if unknown:
+        raise ValueError(f"prompt has characters {unknown} outside the vocabulary.")
+    generator = torch.Generator().manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        logits, state = model(torch.tensor([[char_id[c] for c in prompt]]))
+        out = []
+        for _ in range(length):
+            probs = torch.softmax(logits[0, -1] / temperature, dim=-1)
+            nxt = int(torch.multinomial(probs, 1, generator=generator))
+            out.append(vocab[nxt])
+            logits, state = model(torch.tensor([[nxt]]), state)
+    model.train(was_training)
+    return prompt + "".join(out)

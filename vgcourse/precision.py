@@ -1,0 +1,128 @@
+"""Gradients in low precision: float16 and bfloat16 on the CPU, and loss scaling.
+
+Everything here runs in the real formats: PyTorch computes float16 and bfloat16 matrix
+products, activations and their backward passes on the CPU, with IEEE rounding. Nothing is
+emulated; only the bookkeeping (unscaling, norms, comparisons) is done in float64.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ._validation import check_choice, check_positive
+from .losses import get_loss, prepare_target
+
+LOW_PRECISION = {"float16": torch.float16, "bfloat16": torch.bfloat16,
+                 "float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass(frozen=True)
+class FormatLimits:
+    """The range of a floating-point format.
+
+    Attributes
+    ----------
+    max : float
+        Largest finite number; anything that rounds above it becomes inf.
+    smallest_normal : float
+        Smallest number with full precision.
+    smallest_subnormal : float
+        Smallest positive number at all; below half of it a value rounds to exactly 0.
+    eps : float
+        Spacing of numbers just above 1 (relative precision is eps/2).
+    """
+
+    max: float
+    smallest_normal: float
+    smallest_subnormal: float
+    eps: float
+
+
+def format_limits(dtype: torch.dtype | str) -> FormatLimits:
+    """Range and precision of a floating-point format, from ``torch.finfo``.
+
+    The smallest subnormal is smallest_normal · eps: the subnormals extend the range down by
+    one mantissa's worth of bits (2⁻²⁴ ≈ 6e-8 for float16, ≈ 9e-41 for bfloat16).
+    """
+    dtype = _dtype(dtype)
+    info = torch.finfo(dtype)
+    return FormatLimits(max=float(info.max), smallest_normal=float(info.tiny),
+                        smallest_subnormal=float(info.tiny) * float(info.eps),
+                        eps=float(info.eps))
+
+
+def gradients_in_precision(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    dtype: torch.dtype | str = torch.float16,
+    loss_scale: float = 1.0,
+    loss: str = "mse",
+) -> list[torch.Tensor]:
+    """Weight gradients of each ``nn.Linear`` of ``model``, computed entirely in ``dtype``.
+
+    The model is copied and cast; forward pass, loss and backward pass run in ``dtype`` on the
+    CPU, except the loss itself, which is computed and scaled in float32 from the model's
+    output, as ``torch.autocast`` does. With loss scaling (Micikevicius et al. 2018) the loss is
+    multiplied by ``loss_scale`` before the backward pass, and each gradient is divided by it
+    afterwards, in float64, as a mixed-precision optimiser does with its float32 master copy.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Left untouched.
+    x, y : Tensor
+        Inputs and targets.
+    dtype : torch.dtype or {"float16", "bfloat16", "float32", "float64"}, default float16
+    loss_scale : float, default 1
+        The factor S; a power of two keeps the scaling itself exact.
+    loss : {"mse", "cross_entropy"}, default "mse"
+
+    Returns
+    -------
+    list of Tensor
+        One float64 tensor per Linear layer (input first): the unscaled gradient. Entries the
+        format flushed to zero are exactly 0; entries that overflowed are inf or NaN.
+    """
+    dtype = _dtype(dtype)
+    check_positive("loss_scale", loss_scale)
+    loss_fn = get_loss(loss)
+    work = copy.deepcopy(model).to(dtype)
+    for p in work.parameters():
+        p.grad = None
+    wide = torch.float64 if dtype == torch.float64 else torch.float32
+    value = loss_fn(work(x.to(dtype)).to(wide), prepare_target(y, loss, wide))
+    scaled = value * loss_scale
+    weights = [m.weight for m in work.modules() if isinstance(m, nn.Linear)]
+    grads = torch.autograd.grad(scaled, weights, allow_unused=True)
+    return [torch.zeros_like(w, dtype=torch.float64) if g is None else g.double() / loss_scale
+            for w, g in zip(weights, grads)]
+
+
+def underflow_fraction(reference: torch.Tensor, low: torch.Tensor) -> float:
+    """Share of the entries that are nonzero in ``reference`` but exactly zero in ``low``."""
+    if reference.shape != low.shape:
+        raise ValueError(
+            f"reference has shape {tuple(reference.shape)} but low has {tuple(low.shape)}; "
+            "they must match."
+        )
+    nonzero = reference != 0
+    count = int(nonzero.sum())
+    return float(((low == 0) & nonzero).sum()) / count if count else 0.0
+
+
+def overflow_fraction(low: torch.Tensor) -> float:
+    """Share of the entries of ``low`` that are inf or NaN."""
+    return float((~torch.isfinite(low)).double().mean()) if low.numel() else 0.0
+
+
+def _dtype(dtype) -> torch.dtype:
+    if isinstance(dtype, str):
+        check_choice("dtype", dtype, LOW_PRECISION)
+        return LOW_PRECISION[dtype]
+    check_choice("dtype", dtype, LOW_PRECISION.values())
+    return dtype

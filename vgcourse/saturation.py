@@ -1,0 +1,354 @@
+"""What activation functions do to units: saturation, dead units, self-normalisation.
+
+Measurements on any model with a ``hidden`` list of layers (each with a ``.linear``
+submodule and an ``activation_name``, as :func:`vgcourse.mlp` builds), the mean-field
+prediction of the saturated fraction, and the two training experiments of chapter 2: the
+saturation of the top sigmoid layer (Glorot & Bengio 2010) and dying ReLUs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ._validation import check_choice, check_int, check_positive
+from .activations import Activation, get_activation
+from .losses import get_loss, prepare_target
+from .probe import SATURATION_THRESHOLD, hidden_layers
+
+#: A unit is *dead* on a batch when abs(φ'(u)) is at most this fraction of sup abs(φ') on every
+#: example: exactly zero for ReLU, for ELU at u < ln(1e-3) ≈ -6.9, for GELU at u < -3.78.
+#: Leaky ReLU (slope 0.01 = 1 % of its supremum) can never be dead by this definition.
+DEAD_THRESHOLD = 1e-3
+
+
+def _activation_of(layer: nn.Module) -> Activation:
+    name = getattr(layer, "activation_name", None)
+    if name is None:
+        raise ValueError(
+            f"layer={type(layer).__name__} has no `activation_name`; build the model with "
+            "vgcourse.mlp so that every hidden layer names its activation."
+        )
+    return get_activation(name)
+
+
+def preactivations(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Pre-activations u_l = W_l h_{l-1} + b_l of every hidden layer on the batch ``x``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model with a ``hidden`` list of layers, such as :func:`vgcourse.mlp` builds.
+    x : torch.Tensor
+        Input batch of shape ``(batch, in_features)``, cast to the model's dtype.
+
+    Returns
+    -------
+    list of Tensor
+        One ``(batch, width)`` tensor per hidden layer, input side first (no gradient).
+    """
+    layers = hidden_layers(model)
+    if not isinstance(x, torch.Tensor) or x.dim() != 2:
+        raise ValueError(f"x must be a 2-D tensor (batch, features), got {x!r:.60}.")
+    dtype = next(model.parameters()).dtype
+    out, h = [], x.to(dtype)
+    with torch.no_grad():
+        for layer in layers:
+            u = layer.linear(h)
+            out.append(u)
+            h = layer.activation(u)
+    return out
+
+
+def layer_statistics(model: nn.Module, x: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Mean and variance of every hidden layer's activations h_l over the batch and the units.
+
+    Returns
+    -------
+    means, variances : list of float
+        One entry per hidden layer, input side first.
+    """
+    means, variances = [], []
+    for layer, u in zip(hidden_layers(model), preactivations(model, x)):
+        with torch.no_grad():
+            h = layer.activation(u).double()
+        means.append(float(h.mean()))
+        variances.append(float(h.var()))
+    return means, variances
+
+
+def dead_fraction(
+    model: nn.Module, x: torch.Tensor, threshold: float = DEAD_THRESHOLD
+) -> list[float]:
+    """Share of each hidden layer's units that are dead on the whole batch ``x``.
+
+    A unit is dead when abs(φ'(u)) ≤ ``threshold``·sup abs(φ') on every example: no example then
+    sends it a usable gradient, so its incoming weights and bias stop learning.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model built by :func:`vgcourse.mlp` (or with the same layer layout).
+    x : torch.Tensor
+        The examples to test the units on (the larger, the stricter the test).
+    threshold : float, default DEAD_THRESHOLD (1e-3)
+        Relative derivative below which an example counts as passing no gradient. ``0`` counts
+        exact zeros only.
+
+    Returns
+    -------
+    list of float
+        One fraction in [0, 1] per hidden layer.
+    """
+    check_positive("threshold", threshold, allow_zero=True)
+    out = []
+    for layer, u in zip(hidden_layers(model), preactivations(model, x)):
+        act = _activation_of(layer)
+        slope = act.derivative(u).abs()
+        off = slope <= threshold * act.derivative_sup
+        out.append(float(off.all(dim=0).double().mean()))
+    return out
+
+
+def silent_fraction(model: nn.Module, x: torch.Tensor) -> list[float]:
+    """Share of each hidden layer's units whose pre-activation is ≤ 0 on every example of ``x``.
+
+    For ReLU this is the dead fraction; for leaky ReLU, ELU and GELU the same units still receive
+    a gradient (small, but not zero), so they can come back.
+    """
+    return [float((u <= 0).all(dim=0).double().mean()) for u in preactivations(model, x)]
+
+
+def saturated_fraction(
+    model: nn.Module, x: torch.Tensor, threshold: float = SATURATION_THRESHOLD
+) -> list[float]:
+    """Share of unit-examples of each hidden layer with abs(φ'(u)) < ``threshold``·sup abs(φ').
+
+    The same definition as ``GradientFlow.saturated_fraction``, but for every
+    activation (for ReLU it counts the negative side, where φ' = 0).
+    """
+    check_positive("threshold", threshold)
+    out = []
+    for layer, u in zip(hidden_layers(model), preactivations(model, x)):
+        act = _activation_of(layer)
+        out.append(float((act.derivative(u).abs() < threshold * act.derivative_sup)
+                         .double().mean()))
+    return out
+
+
+def saturation_edge(activation: str | Activation, threshold: float = SATURATION_THRESHOLD) -> float:
+    """The pre-activation u_c > 0 beyond which a saturating unit counts as saturated.
+
+    Solves φ'(u_c) = ``threshold``·sup abs(φ') by bisection, for activations whose derivative is
+    even and decreasing in abs(u) (sigmoid: u_c ≈ 2.89, tanh: u_c ≈ 2.18 at 5 %).
+    """
+    act = get_activation(activation)
+    if not act.saturates:
+        raise ValueError(f"activation={act.name!r} does not saturate; expected 'sigmoid' or "
+                         "'tanh'.")
+    check_positive("threshold", threshold)
+    target = threshold * act.derivative_sup
+    lo, hi = 0.0, 60.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        value = float(act.derivative(torch.tensor(mid, dtype=torch.float64)))
+        lo, hi = (mid, hi) if value >= target else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def predicted_saturated_fraction(
+    activation: str | Activation,
+    sigma_w: float,
+    sigma_b: float = 0.0,
+    depth: int = 10,
+    q_input: float = 1.0,
+    threshold: float = SATURATION_THRESHOLD,
+) -> list[float]:
+    """Mean-field prediction of the saturated fraction of hidden layers 1..L at initialisation.
+
+    With W ~ N(0, σ_w²/n) each pre-activation of layer l is N(0, q_l), q_l from
+    :func:`vgcourse.theory.variance_trajectory` (Poole et al. 2016), so the share of units past
+    the edge u_c of :func:`saturation_edge` is P(abs(u) > u_c) = erfc(u_c / sqrt(2 q_l)).
+    Non-saturating activations give zeros, as :func:`vgcourse.gradient_flow` reports.
+    """
+    from .theory import variance_trajectory
+
+    act = get_activation(activation)
+    q = variance_trajectory(act, sigma_w, sigma_b, depth, q_input)
+    if not act.saturates:
+        return [0.0] * depth
+    edge = saturation_edge(act, threshold)
+    return [math.erfc(edge / math.sqrt(2 * ql)) if ql > 0 else 0.0 for ql in q]
+
+
+def gradient_samples(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str = "mse",
+    kind: str = "activation",
+    dtype: torch.dtype = torch.float64,
+) -> list[torch.Tensor]:
+    """Every entry of one layer's gradient, for each hidden layer: the distribution behind a norm.
+
+    One forward and backward pass on a float64 copy of the model (the model itself is left
+    untouched), so entries far below float32's range stay visible.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model built by :func:`vgcourse.mlp`.
+    x, y : torch.Tensor
+        Inputs and targets.
+    loss : {"mse", "cross_entropy"} or callable, default "mse"
+    kind : {"activation", "weight"}, default "activation"
+        ``"activation"``: the entries of ∂loss/∂h_l (one per example and unit), whose sum of
+        squares is the norm that :func:`vgcourse.gradient_flow` reports and mean-field theory
+        predicts. ``"weight"``: the entries of ∂loss/∂W_l.
+    dtype : torch.dtype, default torch.float64
+
+    Returns
+    -------
+    list of Tensor
+        One flat float64 tensor of absolute values per hidden layer, input side first.
+    """
+    import copy
+
+    check_choice("kind", kind, ("activation", "weight"))
+    loss_fn = get_loss(loss)
+    hidden_layers(model)
+    work = copy.deepcopy(model).to(dtype)
+    layers = hidden_layers(work)
+    outputs = []
+    hooks = [layer.register_forward_hook(lambda m, i, o: outputs.append(o)) for layer in layers]
+    try:
+        value = loss_fn(work(x.to(dtype)), prepare_target(y, loss, dtype))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    targets = outputs if kind == "activation" else [layer.linear.weight for layer in layers]
+    grads = torch.autograd.grad(value, targets)
+    return [g.detach().abs().flatten().double() for g in grads]
+
+
+# -- chapter 2's training experiments ------------------------------------------------------------
+
+
+@dataclass
+class UnitHistory:
+    """Per-layer unit statistics recorded during a training run.
+
+    Attributes
+    ----------
+    steps : list of int
+        The steps at which the statistics were recorded (0 = before training).
+    layer_mean : list of list of float
+        Mean activation of each hidden layer on the probe batch, per recorded step.
+    dead : list of list of float
+        :func:`dead_fraction` of each hidden layer, per recorded step.
+    silent : list of list of float
+        :func:`silent_fraction` of each hidden layer, per recorded step.
+    loss : list of float
+        Training loss of every step's mini-batch.
+    diverged_at : int or None
+        The first step with an inf/NaN loss; training stopped there.
+    """
+
+    steps: list[int] = field(default_factory=list)
+    layer_mean: list[list[float]] = field(default_factory=list)
+    dead: list[list[float]] = field(default_factory=list)
+    silent: list[list[float]] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    diverged_at: int | None = None
+
+
+def track_units(
+    model: nn.Module,
+    data: tuple[torch.Tensor, torch.Tensor],
+    steps: int,
+    lr: float,
+    optimizer: str = "sgd",
+    batch_size: int = 64,
+    record_every: int = 10,
+    probe_size: int = 512,
+    seed: int = 0,
+) -> UnitHistory:
+    """Train ``model`` with cross-entropy and record its units' state every ``record_every`` steps.
+
+    Uses :func:`vgcourse.train` without its per-step norms, so thousands of small steps take
+    seconds.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Built by :func:`vgcourse.mlp`; trained in place.
+    data : (x, y)
+        Inputs and integer class labels.
+    steps, lr : int, float
+        Number of steps and learning rate.
+    optimizer : {"sgd", "adam"}, default "sgd"
+    batch_size : int, default 64
+        Mini-batches are drawn with replacement from a generator seeded by ``seed``.
+    record_every : int, default 10
+    probe_size : int, default 512
+        The first ``probe_size`` examples are the fixed probe batch the statistics use.
+
+    Returns
+    -------
+    UnitHistory
+    """
+    check_int("steps", steps)
+    check_positive("lr", lr)
+    check_choice("optimizer", optimizer, ("sgd", "adam"))
+    check_int("batch_size", batch_size)
+    check_int("record_every", record_every)
+    check_int("probe_size", probe_size)
+    from .train import train
+
+    x, y = data
+    probe = x[:probe_size].to(next(model.parameters()).dtype)
+    history = UnitHistory()
+
+    def record(step, model):
+        if step % record_every == 0:
+            history.steps.append(step)
+            history.layer_mean.append(layer_statistics(model, probe)[0])
+            history.dead.append(dead_fraction(model, probe))
+            history.silent.append(silent_fraction(model, probe))
+
+    record(0, model)
+    run = train(model, (x, y), steps, lr, optimizer=optimizer, loss="cross_entropy",
+                batch_size=batch_size, seed=seed, record=False, callback=record,
+                show_progress=steps >= 1000)
+    history.loss, history.diverged_at = run.loss, run.diverged_at
+    return history
+
+
+def glorot_saturation(
+    steps: int = 3000,
+    depth: int = 4,
+    width: int = 256,
+    lr: float = 0.1,
+    batch_size: int = 10,
+    record_every: int = 50,
+    seed: int = 0,
+) -> UnitHistory:
+    """Glorot & Bengio (2010), section 3, at CPU scale: sigmoid layers saturate from the top.
+
+    ``depth`` sigmoid layers of ``width`` units with the "standard" initialisation
+    W, b ~ U[−1/sqrt(n), 1/sqrt(n)] (PyTorch's default), trained by SGD with cross-entropy on a
+    10-class Gaussian mixture in 64 dimensions (:func:`vgcourse.data.gaussian_clusters`, 4096
+    points). The mean activation of the top hidden layer falls toward 0 while the lower layers
+    stay near 0.5.
+    """
+    from .data import gaussian_clusters
+    from .models import mlp
+
+    x, y = gaussian_clusters(n=4096, features=64, classes=10, seed=seed)
+    model = mlp(depth, width, activation="sigmoid", init="default", in_features=64,
+                out_features=10, seed=seed)
+    return track_units(model, (x, y), steps, lr, batch_size=batch_size,
+                       record_every=record_every, seed=seed)
