@@ -61,9 +61,15 @@ strip:  ## clear the outputs of every chapter notebook (they are committed witho
 # The book and browser tests read the built book, so `make test` builds it first (jupyter-cache
 # re-executes only changed notebooks). Without Chromium the browser tests skip and say how to
 # enable them; with CI set (.ci/run) a skip is a failure.
-test: book  ## build the book, then unit tests, nbval over every chapter, book and browser tests
-	VGCOURSE_BOOK_HTML=$(BUILD)/html VGCOURSE_TOC=$(TOC) \
-		$(BIN)/python -m pytest -n 2 --dist loadscope
+# nbval runs the book build's executed copies of the chapters (_build/jupyter_execute): it
+# executes each again in a fresh kernel and compares the cells marked NBVAL_CHECK_OUTPUT with
+# what the book printed, so every deterministic number is checked across two independent runs
+# (the notebooks in book/ carry no outputs to compare against). Progress bars are off and stderr
+# is not compared (conftest.py): timings and warnings' temporary paths differ between runs.
+test: book  ## build the book, then unit tests and doctests, nbval over every chapter, book and browser tests
+	VGCOURSE_BOOK_HTML=$(BUILD)/html VGCOURSE_TOC=$(TOC) VGCOURSE_PROGRESS=off \
+		$(BIN)/python -m pytest -n 2 --dist loadscope --doctest-modules \
+		tests vgcourse $(BUILD)/jupyter_execute/book
 
 bench: $(STAMP)  ## performance suite: prints a table, writes benchmarks/results.json
 	$(BIN)/python benchmarks/run.py

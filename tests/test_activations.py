@@ -77,3 +77,14 @@ def test_get_activation_rejects_unknown_names():
 def test_get_activation_passes_entries_through():
     entry = ACTIVATIONS["tanh"]
     assert vgcourse.get_activation(entry) is entry
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_derivative_from_output_agrees_with_the_derivative(name):
+    act = get_activation(name)
+    if act.derivative_from_output is None:
+        assert name in ("gelu", "silu")  # not monotone: h does not determine x
+        return
+    x = torch.linspace(-6, 6, 1201, dtype=torch.float64)
+    assert torch.allclose(act.derivative_from_output(act.function(x)), act.derivative(x),
+                          rtol=1e-9, atol=1e-12)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 import vgcourse
 from vgcourse.cases import MYSTERIES, mystery
 
@@ -44,14 +45,14 @@ def test_weight_decay_alone_shrinks_starved_layers_geometrically():
     lr, decay, steps = 0.1, 0.01, 100
     x, y = vgcourse.data.gaussian_clusters(n=512, features=32, classes=10, seed=0)
     model = vgcourse.mlp(12, 64, activation="sigmoid", in_features=32, out_features=10)
-    start = float(model.hidden[0].linear.weight.norm())
-    top_start = float(model.output.weight.norm())
+    start = model.hidden[0].linear.weight.norm().item()
+    top_start = model.output.weight.norm().item()
     vgcourse.train(model, (x, y), steps=steps, lr=lr, weight_decay=decay,
                    loss="cross_entropy", show_progress=False)
-    end = float(model.hidden[0].linear.weight.norm())
+    end = model.hidden[0].linear.weight.norm().item()
     assert end / start == pytest.approx((1 - lr * decay) ** steps, rel=1e-4)
     # the read-out, which does get gradient, departs from the pure-decay law
-    top_end = float(model.output.weight.norm())
+    top_end = model.output.weight.norm().item()
     assert abs(top_end / top_start - (1 - lr * decay) ** steps) > 1e-3
 
 

@@ -6,8 +6,17 @@ import pytest
 import torch
 
 from vgcourse import data
-from vgcourse.language import (CLOSERS, CharLM, bracket_accuracy, bracket_pairs, evaluate,
-                               predictions, sample, text_gradient_through_time, train_char_lm)
+from vgcourse.language import (
+    CLOSERS,
+    CharLM,
+    bracket_accuracy,
+    bracket_pairs,
+    evaluate,
+    predictions,
+    sample,
+    text_gradient_through_time,
+    train_char_lm,
+)
 
 OPENER_OF = {")": "(", "]": "[", "}": "{", "'": "'", '"': '"'}
 
@@ -136,3 +145,10 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="shape"):
         text_gradient_through_time(CharLM("rnn", 3), torch.tensor([0, 1]))
     assert math.isfinite(CharLM("lstm", 3)(torch.tensor([[0, 1, 2]]))[0].sum().item())
+
+
+def test_source_text_checks_its_file_limits():
+    with pytest.raises(ValueError, match="max_file_chars=10"):
+        data.source_text(min_file_chars=100, max_file_chars=10)
+    with pytest.raises(ValueError, match="max_chars=10"):
+        data.source_text(max_chars=10)

@@ -1,23 +1,30 @@
 """vgcourse: the experiments of an interactive course on vanishing and exploding gradients."""
 
-from . import data, plots, theory
+# The experiment modules of the chapters, importable as vgcourse.<name>.
+from . import (
+    case_studies,
+    data,
+    exploding,
+    language,
+    normalization,
+    plots,
+    precision,
+    pretraining,
+    recurrent,
+    residual,
+    saturation,
+    theory,
+)
 from .activations import ACTIVATIONS, Activation, get_activation
 from .check import Feedback, check, exercises
 from .doctor import Report, diagnose
 from .explore import Explorer, explore
 from .init import initialize
 from .models import MLP, mlp
-from .probe import GradientFlow, gradient_flow
-from .probe import jacobian_spectrum, preactivation_moments
+from .probe import GradientFlow, gradient_flow, jacobian_spectrum, preactivation_moments
+from .recurrent import SequenceModel, gradient_through_time, sequence_model
 from .reproducible import setup
 from .train import History, train
-from . import exploding, precision  # chapter 4
-from . import saturation  # chapter 2
-from . import recurrent  # chapter 7
-from . import normalization, residual  # chapters 5 and 6
-from .recurrent import SequenceModel, gradient_through_time, sequence_model
-from . import case_studies, pretraining  # chapter 9
-from . import language  # chapter 10
 
 __version__ = "0.1.0"
 

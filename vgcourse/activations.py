@@ -46,6 +46,10 @@ class Activation:
         Klambauer et al. 2017).
     saturates : bool
         Whether the derivative tends to zero on both sides (sigmoid, tanh).
+    derivative_from_output : callable or None
+        ``phi'`` written in terms of the output ``h = phi(x)`` where that is possible, so that
+        a measurement that already holds ``h`` need not recompute ``phi`` (GELU and SiLU are
+        not monotone and have none).
     """
 
     name: str
@@ -55,6 +59,7 @@ class Activation:
     module: Callable[[], nn.Module]
     gain: float
     saturates: bool = False
+    derivative_from_output: Callable[[Tensor], Tensor] | None = None
 
     @cached_property
     def derivative_sup(self) -> float:
@@ -88,17 +93,19 @@ def _silu_derivative(x: Tensor) -> Tensor:
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
-        Activation("identity", "linear", lambda x: x, torch.ones_like, nn.Identity, 1.0),
+        Activation("identity", "linear", lambda x: x, torch.ones_like, nn.Identity, 1.0,
+                   derivative_from_output=torch.ones_like),
         Activation(
             "sigmoid", "sigmoid", torch.sigmoid, _sigmoid_derivative, nn.Sigmoid, 1.0,
-            saturates=True,
+            saturates=True, derivative_from_output=lambda h: h * (1 - h),
         ),
         Activation(
             "tanh", "tanh", torch.tanh, lambda x: 1 - torch.tanh(x) ** 2, nn.Tanh, 5 / 3,
-            saturates=True,
+            saturates=True, derivative_from_output=lambda h: 1 - h * h,
         ),
         Activation(
-            "relu", "ReLU", torch.relu, lambda x: (x > 0).to(x.dtype), nn.ReLU, math.sqrt(2)
+            "relu", "ReLU", torch.relu, lambda x: (x > 0).to(x.dtype), nn.ReLU, math.sqrt(2),
+            derivative_from_output=lambda h: (h > 0).to(h.dtype),
         ),
         Activation(
             "leaky_relu",
@@ -107,6 +114,8 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda x: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, _LEAKY_SLOPE)),
             lambda: nn.LeakyReLU(_LEAKY_SLOPE),
             math.sqrt(2 / (1 + _LEAKY_SLOPE**2)),
+            derivative_from_output=lambda h: torch.where(
+                h > 0, torch.ones_like(h), torch.full_like(h, _LEAKY_SLOPE)),
         ),
         Activation(
             "elu",
@@ -115,6 +124,7 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda x: torch.where(x > 0, torch.ones_like(x), torch.exp(x)),
             nn.ELU,
             math.sqrt(2),
+            derivative_from_output=lambda h: torch.where(h > 0, torch.ones_like(h), h + 1),
         ),
         Activation(
             "selu",
@@ -124,6 +134,8 @@ ACTIVATIONS: dict[str, Activation] = {
             * torch.where(x > 0, torch.ones_like(x), _SELU_ALPHA * torch.exp(x)),
             nn.SELU,
             1.0,
+            derivative_from_output=lambda h: torch.where(
+                h > 0, torch.full_like(h, _SELU_SCALE), h + _SELU_SCALE * _SELU_ALPHA),
         ),
         Activation(
             "gelu", "GELU", torch.nn.functional.gelu, _gelu_derivative, nn.GELU, math.sqrt(2)
@@ -142,7 +154,8 @@ def get_activation(name: str | Activation) -> Activation:
     Parameters
     ----------
     name : str or Activation
-        A key of :data:`vgcourse.activations.ACTIVATIONS` (``"sigmoid"``, ``"tanh"``, ``"relu"``, ...). An
+        A key of :data:`vgcourse.activations.ACTIVATIONS` (``"sigmoid"``, ``"tanh"``,
+        ``"relu"``, ...). An
         :class:`Activation` is returned unchanged.
 
     Raises

@@ -7,6 +7,7 @@ reference and, when it is wrong, names what is wrong without printing the soluti
 from __future__ import annotations
 
 import html
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -42,6 +43,22 @@ class Feedback:
 
 class Wrong(Exception):
     """Raised by a checker with a hint that names what is wrong."""
+
+
+def as_number(answer) -> float:
+    """A checker's view of a numeric answer: a float, or :class:`Wrong` saying what came instead
+    (a one-element tensor counts as a number)."""
+    if hasattr(answer, "numel") and answer.numel() != 1:
+        raise Wrong(f"expected one number, got a tensor of shape {tuple(answer.shape)}.")
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+
+
+def close(a: float, b: float, rel: float = 1e-6) -> bool:
+    """Relative closeness for checkers: ``|a − b| <= rel·max(|a|, |b|)``."""
+    return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
 
 
 _CHECKERS: dict[str, Callable] = {}

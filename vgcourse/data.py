@@ -13,7 +13,6 @@ import torch
 
 from ._validation import check_choice, check_int, check_positive
 
-
 # Models draw their weights from torch.Generator().manual_seed(seed); data drawn from the very
 # same stream would correlate the inputs with the first weight matrix (x and W_1 would share
 # their numbers when seed and shape match). Data use their own stream of the same seed.
@@ -323,6 +322,27 @@ def source_text(max_chars: int = 300_000, min_file_chars: int = 2_000,
     so the vocabulary is at most 97 symbols. The last ``val_fraction`` of the text is the
     validation split. The corpus is identical on every machine with the same Python version,
     which is recorded in ``python_version``.
+
+    Parameters
+    ----------
+    max_chars : int, default 300_000
+        Total characters, at least 1000 (fewer only if the library runs out of files).
+    min_file_chars, max_file_chars : int, default 2_000 and 60_000
+        Files outside this length range are skipped.
+    val_fraction : float, default 0.1
+        Fraction at the end held out for validation, strictly between 0 and 1.
+
+    Returns
+    -------
+    Corpus
+        ``train_text``, ``val_text``, ``vocab`` (sorted characters, always with ``"?"``),
+        ``files`` (the file names used, in order) and ``python_version``.
+
+    Examples
+    --------
+    >>> corpus = source_text(max_chars=20_000)
+    >>> len(corpus.train_text) + len(corpus.val_text)
+    20000
     """
     import platform
     import string
@@ -330,6 +350,11 @@ def source_text(max_chars: int = 300_000, min_file_chars: int = 2_000,
     from pathlib import Path
 
     check_int("max_chars", max_chars, minimum=1000)
+    check_int("min_file_chars", min_file_chars, minimum=0)
+    check_int("max_file_chars", max_file_chars)
+    if max_file_chars < min_file_chars:
+        raise ValueError(f"max_file_chars={max_file_chars!r} is not allowed; expected at least "
+                         f"min_file_chars={min_file_chars!r}.")
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction={val_fraction!r} is not allowed; expected 0 < value < 1.")
     stdlib = Path(sysconfig.get_paths()["stdlib"])

@@ -98,11 +98,13 @@ class Report:
         cells = "".join(
             f"<tr><td>{html.escape(r.name)}</td><td>{r.kind}</td><td>{r.grad_norm:.2e}</td>"
             f"<td>{r.grad_to_weight:.2e}</td><td>{r.update_to_data:.2e}</td>"
-            f"<td>{_fmt(r.activation_std, '.3f')}</td><td>{_fmt(100 * r.saturated_fraction, '.1f')}</td>"
+            f"<td>{_fmt(r.activation_std, '.3f')}</td>"
+            f"<td>{_fmt(100 * r.saturated_fraction, '.1f')}</td>"
             f"<td>{_fmt(100 * r.dead_fraction, '.1f')}</td>"
             f"<td title='{html.escape('; '.join(r.reasons))}'><b>{r.verdict}</b></td></tr>"
             for r in self.layers)
-        table = ("<table style='font-size:0.8em;white-space:nowrap'><thead><tr><th>layer</th><th>kind</th><th>‖∂L/∂W‖</th><th>‖∂L/∂W‖/‖W‖</th>"
+        table = ("<table style='font-size:0.8em;white-space:nowrap'><thead><tr><th>layer</th>"
+                 "<th>kind</th><th>‖∂L/∂W‖</th><th>‖∂L/∂W‖/‖W‖</th>"
                  "<th>‖ΔW‖/‖W‖</th><th>activation std</th><th>saturated %</th><th>dead %</th>"
                  f"<th>verdict</th></tr></thead><tbody>{cells}</tbody></table>")
         return (f"<div class='vg-report'><p><b>Overall: {self.verdict}.</b> "
@@ -147,6 +149,27 @@ def diagnose(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn=None,
     ValueError
         A model without trainable parameters, inputs on another device than the model, NaN or
         inf in the inputs, or a loss that is not a scalar.
+
+    Examples
+    --------
+    A deep sigmoid network at initialisation: its lower layers barely learn.
+
+    >>> import torch, vgcourse
+    >>> model = vgcourse.mlp(depth=20, width=32, activation="sigmoid")
+    >>> x, y = torch.randn(64, 32), torch.randn(64, 1)
+    >>> report = vgcourse.diagnose(model, x, y)
+    >>> report.verdict
+    'vanishing'
+    >>> report.layers[0].verdict, report.layers[-2].verdict
+    ('vanishing', 'healthy')
+
+    Any ``nn.Module`` works; ``print(report)`` gives the table as text and ``report.to_dict()``
+    plain data.
+
+    >>> cnn = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+    ...                           torch.nn.Linear(4 * 6 * 6, 3))
+    >>> vgcourse.diagnose(cnn, torch.randn(8, 1, 8, 8), torch.arange(8) % 3).verdict
+    'healthy'
     """
     check_positive("lr", lr)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -225,7 +248,7 @@ def _activation_following(model, layers) -> dict:
         i = index.get(name)
         if i is None:
             continue
-        for later_name, later in order[i + 1:]:
+        for _, later in order[i + 1:]:
             if isinstance(later, tuple(_SATURATING) + _RECTIFIERS):
                 found[name] = later
                 break

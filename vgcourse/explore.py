@@ -122,7 +122,8 @@ class Explorer:
     def static_html(self) -> str:
         """The sweep as self-contained HTML: embedded PNG frames and sliders driving them."""
         names = list(self.grid)
-        uid = "vgx-" + hashlib.sha1(repr((self.fn.__qualname__, self.grid)).encode()).hexdigest()[:10]
+        key = repr((self.fn.__qualname__, self.grid)).encode()
+        uid = "vgx-" + hashlib.sha1(key).hexdigest()[:10]
         frames = {}
         for setting in progress(self.frames(), desc="rendering sweep", leave=False):
             key = ",".join(str(self.grid[n].index(setting[n])) for n in names)

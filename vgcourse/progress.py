@@ -3,6 +3,8 @@
 In a live notebook ``tqdm.auto`` draws a widget bar. While the book is built
 (``VGCOURSE_EXPLORE=static``) a widget would be a dead ``Loading widget…`` box on the page,
 so the plain text bar is used instead; it goes to stderr, which the book drops.
+``VGCOURSE_PROGRESS=off`` turns the bars off (``make test`` does, so that nbval compares the
+printed numbers of a chapter with the book's without progress output in between).
 """
 
 from __future__ import annotations
@@ -22,4 +24,6 @@ def progress(iterable=None, **kwargs):
     else:
         from tqdm.auto import tqdm
     kwargs.setdefault("mininterval", 0.2)
+    if os.environ.get("VGCOURSE_PROGRESS") == "off":
+        kwargs["disable"] = True
     return tqdm(iterable, **kwargs)

@@ -6,11 +6,7 @@ import math
 
 import torch
 
-from ..check import Wrong, register
-
-
-def _close(a: float, b: float, rel: float = 1e-6) -> bool:
-    return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
+from ..check import Wrong, close, register
 
 
 @register("01-sigmoid-chain")
@@ -21,15 +17,15 @@ def _sigmoid_chain(answer) -> str:
     except (TypeError, ValueError):
         raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
     target = 0.25**20
-    if _close(value, target, rel=1e-3):
+    if close(value, target, rel=1e-3):
         return f"{value:.3g}: twenty factors of at most 1/4 multiply to 4^-20."
-    if _close(value, 0.25 * 20, rel=1e-3):
+    if close(value, 0.25 * 20, rel=1e-3):
         raise Wrong("the chain rule multiplies the layers' factors; it does not add them.")
-    if _close(value, 4.0**20, rel=1e-3):
+    if close(value, 4.0**20, rel=1e-3):
         raise Wrong("each factor σ'(·) is at most 1/4, so the product shrinks, not grows.")
-    if _close(value, 0.25, rel=1e-3):
+    if close(value, 0.25, rel=1e-3):
         raise Wrong("that is one layer's factor; there is one such factor per layer.")
-    if _close(value, 0.25**19, rel=1e-3) or _close(value, 0.25**21, rel=1e-3):
+    if close(value, 0.25**19, rel=1e-3) or close(value, 0.25**21, rel=1e-3):
         raise Wrong("count the factors again: one per application of σ, 20 in all.")
     raise Wrong("not the bound; think of the largest value σ'(u) can take, then of 20 layers.")
 
@@ -42,7 +38,8 @@ def _sigmoid_derivative(answer) -> str:
     if not isinstance(out, torch.Tensor):
         raise Wrong(f"return a tensor, not {type(out).__name__}.")
     if out.shape != x.shape:
-        raise Wrong(f"the result has shape {tuple(out.shape)}; it should match x, {tuple(x.shape)}.")
+        raise Wrong(f"the result has shape {tuple(out.shape)}; "
+                    f"it should match x, {tuple(x.shape)}.")
     s = torch.sigmoid(x)
     if torch.allclose(out, s * (1 - s), rtol=1e-6, atol=1e-12):
         return "σ'(x) = σ(x)(1 − σ(x)); its largest value, at x = 0, is 1/4."

@@ -7,11 +7,7 @@ import math
 import torch
 
 from .. import theory
-from ..check import Wrong, register
-
-
-def _close(a: float, b: float, rel: float = 1e-6) -> bool:
-    return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
+from ..check import Wrong, close, register
 
 
 @register("03-default-init-decay")
@@ -23,17 +19,17 @@ def _default_init_decay(answer) -> str:
         raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
     chi = theory.chi("relu", math.sqrt(1 / 3))  # n·Var(W) = 1/3, times E[relu'²] = 1/2
     target = chi**19  # 5 % tolerance accepts a prediction rounded to two figures
-    if _close(value, target, rel=0.05):
+    if close(value, target, rel=0.05):
         return (f"{value:.3g}: each of the 19 layers between h_20 and h_1 multiplies the "
                 "squared gradient by χ = (1/3)·(1/2) = 1/6.")
-    if _close(value, chi**20, rel=0.05) or _close(value, chi**18, rel=0.05):
+    if close(value, chi**20, rel=0.05) or close(value, chi**18, rel=0.05):
         raise Wrong("count the layers the gradient crosses going from h_20 down to h_1.")
-    if _close(value, (1 / 3) ** 19, rel=0.05):
+    if close(value, (1 / 3) ** 19, rel=0.05):
         raise Wrong("n·Var(W) = 1/3 is only half of the story: ReLU passes the gradient of "
                     "only half of its units.")
-    if _close(value, chi**9.5, rel=0.05):
+    if close(value, chi**9.5, rel=0.05):
         raise Wrong("that is the ratio of the norms; the question asks for squared norms.")
-    if _close(value, chi, rel=0.05):
+    if close(value, chi, rel=0.05):
         raise Wrong("that is one layer's factor; there is one such factor per layer crossed.")
     if value > 1:
         raise Wrong("a factor below one per layer makes the gradient shrink toward the input.")
@@ -58,17 +54,17 @@ def _relu_variances(answer) -> str:
         if len(values) != depth:
             raise Wrong(f"for depth={depth} return {depth} variances q_1..q_{depth}, "
                         f"got {len(values)}.")
-        if all(_close(v, t, 1e-9) for v, t in zip(values, target)):
+        if all(close(v, t, 1e-9) for v, t in zip(values, target)):
             continue
         no_half = [q1]
         for _ in range(depth - 1):
             no_half.append(w2 * no_half[-1] + b2)
-        if all(_close(v, t, 1e-9) for v, t in zip(values, no_half)):
+        if all(close(v, t, 1e-9) for v, t in zip(values, no_half)):
             raise Wrong("E[relu(u)²] is half of E[u²]: only the positive half of u survives.")
         no_bias = [q1 * (w2 / 2) ** k for k in range(depth)]
-        if b2 > 0 and all(_close(v, t, 1e-9) for v, t in zip(values, no_bias)):
+        if b2 > 0 and all(close(v, t, 1e-9) for v, t in zip(values, no_bias)):
             raise Wrong("the bias adds its variance σ_b² at every layer.")
-        if not _close(values[0], q1, 1e-9):
+        if not close(values[0], q1, 1e-9):
             raise Wrong("the first entry is q_1 itself, the variance you are given.")
         raise Wrong(f"wrong at q1={q1}, sigma_w2={w2}, sigma_b2={b2}: compare q_2 with "
                     "σ_w²·E[relu(u)²] + σ_b² for u ~ N(0, q_1).")
@@ -97,15 +93,15 @@ def _he_init(answer) -> str:
     # the sample mean a standard error of sqrt(var/N) ≈ 1.4e-4 for var = 2/600.
     if abs(mean) > 5 * math.sqrt(2 / fan_in / weight.numel()) + 1e-12:
         raise Wrong(f"the weights have mean {mean:.3g}; they should be centred on zero.")
-    if _close(var, 2 / fan_in, rel=0.03):
+    if close(var, 2 / fan_in, rel=0.03):
         return "Var(W) = 2/fan_in, and fan_in is weight.shape[1] in PyTorch's (out, in) layout."
-    if _close(var, 2 / fan_out, rel=0.03):
+    if close(var, 2 / fan_out, rel=0.03):
         raise Wrong("that uses fan_out: nn.Linear stores W as (out_features, in_features), so "
                     "fan_in is weight.shape[1].")
-    if _close(var, 2 / (fan_in + fan_out), rel=0.03):
+    if close(var, 2 / (fan_in + fan_out), rel=0.03):
         raise Wrong("that is Xavier's variance; He's keeps only fan_in and doubles it for ReLU.")
-    if _close(var, 1 / fan_in, rel=0.03):
+    if close(var, 1 / fan_in, rel=0.03):
         raise Wrong("that is LeCun's variance; ReLU zeroes half the units, so double it.")
-    if _close(var, (2 / fan_in) ** 2, rel=0.03):
+    if close(var, (2 / fan_in) ** 2, rel=0.03):
         raise Wrong("the standard deviation is the square root of the variance.")
     raise Wrong(f"Var(W) is {var:.3g}; compare it with He's rule, Var(W) = 2/fan_in.")

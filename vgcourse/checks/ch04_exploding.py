@@ -6,24 +6,13 @@ import math
 
 import torch
 
-from ..check import Wrong, register
-
-
-def _number(answer) -> float:
-    if isinstance(answer, torch.Tensor):
-        if answer.numel() != 1:
-            raise Wrong(f"expected one number, got a tensor of shape {tuple(answer.shape)}.")
-        return float(answer)
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+from ..check import Wrong, as_number, register
 
 
 @register("04-value-clip-cosine")
 def _value_clip_cosine(answer) -> str:
     """Cosine between g = (30, 40) and its clip by value at τ = 1, that is (1, 1)."""
-    value = _number(answer)
+    value = as_number(answer)
     target = 7 / (5 * math.sqrt(2))
     if math.isclose(value, target, rel_tol=1e-4):
         return (f"{value:.4f}: the clipped gradient is (1, 1), about 8° away from (30, 40); "
@@ -75,7 +64,7 @@ def _clip_by_norm(answer) -> str:
 @register("04-loss-scale-exponent")
 def _loss_scale_exponent(answer) -> str:
     """Smallest k with float16(1e-9 · 2^k) != 0."""
-    value = _number(answer)
+    value = as_number(answer)
     if value != int(value):
         raise Wrong("give the exponent k, a whole number, not the scale 2^k or a fraction.")
     k = int(value)

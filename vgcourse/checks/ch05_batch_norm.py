@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import nn
 
-from ..check import Wrong, register
+from ..check import Wrong, as_number, close, register
 
-
-def _number(answer) -> float:
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
-
-
-def _close(a: float, b: float, rel: float = 1e-3) -> bool:
-    return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
+_close = partial(close, rel=1e-3)  # the answers here are read off figures or rounded
 
 
 @register("05-linear-growth")
 def _linear_growth(answer) -> str:
     """Per-layer growth of the squared gradient norm, linear BN network, B = 8: 6/5."""
-    value = _number(answer)
+    value = as_number(answer)
     if _close(value, 6 / 5):
         return "(B − 2)/(B − 3) = 6/5: each layer removes two of the batch's directions."
     if _close(value, math.sqrt(6 / 5)):
@@ -72,7 +64,7 @@ def _batch_norm(answer) -> str:
 @register("05-scale-gradient")
 def _scale_gradient(answer) -> str:
     """Weight-gradient norm after W → 4W, relative to before: 1/4."""
-    value = _number(answer)
+    value = as_number(answer)
     if _close(value, 0.25):
         return "∂L/∂(aW) = (1/a)·∂L/∂W: the loss ignores the scale, so the gradient shrinks."
     if _close(value, 4.0):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 
-from ..check import Wrong, register
+from ..check import Wrong, close, register
 
-
-def _close(a: float, b: float, rel: float = 1e-3) -> bool:
-    return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
+_close = partial(close, rel=1e-3)  # the answers here are read off figures or rounded
 
 
 @register("06-residual-growth")

@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import nn
 
-from ..check import Wrong, register
+from ..check import Wrong, as_number, close, register
 from ..theory import latching_contraction, latching_fixed_point
 
-
-def _number(answer) -> float:
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
-
-
-def _close(a: float, b: float, rel: float = 1e-3) -> bool:
-    return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
+_close = partial(close, rel=1e-3)  # the answers here are read off figures or rounded
 
 
 @register("07-forget-product")
 def _forget_product(answer) -> str:
     """∂c_100/∂c_0 of an LSTM with W_hh = 0, zero input and forget bias 2: σ(2)^100."""
-    value = _number(answer)
+    value = as_number(answer)
     f = 1 / (1 + math.exp(-2.0))
     target = f**100
     if _close(value, target):
@@ -94,7 +86,7 @@ def _lstm_cell(answer) -> str:
 @register("07-latching-contraction")
 def _latching(answer) -> str:
     """λ = w(1 − h*²) for h ← tanh(w h) at w = 2."""
-    value = _number(answer)
+    value = as_number(answer)
     h = latching_fixed_point(2.0)
     target = latching_contraction(2.0)
     if _close(value, target, rel=1e-4):

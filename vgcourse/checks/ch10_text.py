@@ -6,20 +6,13 @@ import math
 
 import torch
 
-from ..check import Wrong, register
-
-
-def _number(answer) -> float:
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+from ..check import Wrong, as_number, close, register
 
 
 @register("10-bptt-horizon")
 def _bptt_horizon(answer) -> str:
     """The longest opener-to-closer distance a window of seq_len = 64 inputs can train: 64."""
-    value = _number(answer)
+    value = as_number(answer)
     if value == 64:
         return ("64: the opener can be the first input of the window and the closer the last "
                 "target, one character after the last input; no gradient connects a longer "
@@ -93,24 +86,23 @@ def _decay_rate(answer) -> str:
     x, y = lags[1:], torch.log(torch.tensor(norms[1:], dtype=torch.float64))
     slope = float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
     target = math.exp(slope)
-    value = _number(answer(norms))
-    if math.isclose(value, target, rel_tol=1e-6):
+    value = as_number(answer(norms))
+    if close(value, target):
         return (f"ρ = {value:.4f} on a test curve made as 0.8^lag with noise: the slope of "
                 "log‖g‖ against the lag, exponentiated.")
-    if math.isclose(value, slope, rel_tol=1e-6):
+    if close(value, slope):
         raise Wrong("that is the slope of log‖g‖ per step; ρ is its exponential.")
-    if math.isclose(value, 1 / target, rel_tol=1e-6):
+    if close(value, 1 / target):
         raise Wrong("that is 1/ρ: the gradient shrinks as the lag grows, so ρ < 1.")
-    if math.isclose(value, norms[2] / norms[1], rel_tol=1e-6) or \
-            math.isclose(value, (norms[-1] / norms[1]) ** (1 / 39), rel_tol=1e-6):
+    if close(value, norms[2] / norms[1]) or \
+            close(value, (norms[-1] / norms[1]) ** (1 / 39)):
         raise Wrong("that uses two points of the curve only; fit a line to log‖g‖ over all "
                     "lags from 1 to the end.")
     x0, y0 = lags, torch.log(torch.tensor(norms, dtype=torch.float64))
     slope0 = float(((x0 - x0.mean()) * (y0 - y0.mean())).sum() / ((x0 - x0.mean()) ** 2).sum())
-    if math.isclose(value, math.exp(slope0), rel_tol=1e-6):
+    if close(value, math.exp(slope0)):
         raise Wrong("leave out lag 0: it is the unit start vector, not a measured decay.")
-    if math.isclose(value, 10**slope, rel_tol=1e-6) or math.isclose(value, 10**slope0,
-                                                                      rel_tol=1e-6):
+    if close(value, 10**slope) or close(value, 10**slope0):
         raise Wrong("torch.log and math.log are natural logarithms: invert with exp, not 10^.")
     raise Wrong("not the fitted factor: a least-squares line through (lag, log norm) for "
                 "lags ≥ 1, then ρ = exp(slope).")
