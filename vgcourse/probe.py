@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -37,7 +37,6 @@ class GradientFlow:
     dead_fraction: list[float]
     loss: float
     activation: str = ""
-    extras: dict = field(default_factory=dict, repr=False)
 
     @property
     def depth(self) -> int:
