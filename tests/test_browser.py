@@ -282,3 +282,51 @@ def test_search_finds_a_chapter(browser, server, html, over):
         assert over == "file" or not v.errors, v.errors
     finally:
         v.page.close()
+
+
+def _axis_line(slope, style):
+    """A figure that draws its own parameters, so a frame can be told from another."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 1.5))
+    ax.plot([0, 1], [0, slope], ls=style)
+    ax.set_title(f"slope {slope}, {style}")
+    return fig
+
+
+def test_a_setting_the_sweep_lacks_is_announced_not_silently_reset(browser, tmp_path):
+    """One-at-a-time sweep: asking for a combination it lacks shows the nearest precomputed frame
+    (the moved control kept, the others at their defaults) and says so in a status line."""
+    import vgcourse
+
+    panel = vgcourse.explore(_axis_line, slope=list(range(1, 41)),
+                             style=["solid", "dashed", "dotted"], defaults={"slope": 5})
+    assert not panel.full_product
+    page = tmp_path / "sweep.html"
+    page.write_text(f"<!doctype html><html><body>{panel.static_html()}</body></html>")
+    tab = browser.new_page()
+    try:
+        tab.goto(page.as_uri())
+        result = tab.evaluate("""() => {
+          const root = document.querySelector("div.vgx-sweep");
+          const data = JSON.parse(root.querySelector(".vgx-data").textContent);
+          const img = root.querySelector("img.vgx-frame");
+          const status = root.querySelector(".vgx-status");
+          const move = (name, value) => {
+            const el = root.querySelector(`[data-name="${name}"]`);
+            el.value = String(value);
+            el.dispatchEvent(new Event("input", {bubbles: true}));
+          };
+          move("style", 1);  // slope 5 (default), dashed: precomputed
+          const first = [img.src === data.frames["4,1"], status.textContent];
+          move("slope", 9);  // slope 10, dashed: not precomputed
+          const style = root.querySelector('[data-name="style"]').value;
+          return {first, second: [img.src === data.frames["9,0"], status.textContent, style]};
+        }""")
+    finally:
+        tab.close()
+    assert result["first"] == [True, ""]
+    shown_right_frame, status, style = result["second"]
+    assert shown_right_frame and style == "0"
+    assert "Not precomputed: slope = 10, style = dashed" in status
+    assert "style = solid went back to the default" in status

@@ -186,3 +186,72 @@ def test_jacobian_spectrum_variance_closed_forms():
     assert spread == pytest.approx(10 * 8 * q**2, rel=0.05)
     with pytest.raises(ValueError, match="weights='uniform'"):
         theory.jacobian_spectrum_variance("tanh", 1.0, weights="uniform")
+
+
+@pytest.mark.parametrize("name", ["tanh", "relu", "sigmoid", "gelu"])
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_normalized_chi_agrees_with_monte_carlo(name, norm, scale):
+    # 4·10⁶ draws of z ~ N(0, 1): the ratio of sample means is within ~0.3 % (3σ) of its value.
+    act = vgcourse.get_activation(name)
+    z = scale * torch.randn(4_000_000, generator=torch.Generator().manual_seed(7),
+                            dtype=torch.float64)
+    h = act.function(z)
+    divisor = h.var(unbiased=False) if norm == "batch" else (h**2).mean()
+    monte_carlo = float(scale**2 * (act.derivative(z) ** 2).mean() / divisor)
+    assert theory.normalized_chi(name, norm, scale) == pytest.approx(monte_carlo, rel=5e-3)
+
+
+def test_normalized_chi_closed_forms_and_the_poincare_bound():
+    assert theory.normalized_chi("relu", "batch") == pytest.approx(math.pi / (math.pi - 1))
+    assert theory.normalized_chi("relu", "batch") == pytest.approx(
+        theory.batchnorm_gradient_growth("relu"), rel=1e-10)
+    assert theory.normalized_chi("relu", "layer") == pytest.approx(1.0, rel=1e-10)
+    assert theory.normalized_chi("identity", "batch") == pytest.approx(1.0, rel=1e-10)
+    assert theory.normalized_chi("tanh", "batch") == pytest.approx(
+        theory.normalized_chi("tanh", "layer"), rel=1e-12)  # odd: E[φ] = 0
+    assert theory.normalized_chi("tanh") == pytest.approx(1.178, abs=5e-4)
+    assert theory.normalized_chi("sigmoid", "batch") == pytest.approx(1.034, abs=5e-4)
+    assert theory.normalized_chi("sigmoid", "layer") == pytest.approx(0.153, abs=5e-4)
+    # sigmoid(x) = (1 + tanh(x/2))/2: with the offset removed it is tanh at scale 1/2
+    assert theory.normalized_chi("sigmoid", "batch") == pytest.approx(
+        theory.normalized_chi("tanh", "batch", scale=0.5), rel=1e-10)
+    # Gaussian Poincaré inequality: batch norm's factor is >= 1 for every activation, and a
+    # more linear regime (smaller scale) brings tanh toward 1
+    for name in vgcourse.activations.ACTIVATIONS:
+        assert theory.normalized_chi(name, "batch") >= 1 - 1e-9
+    factors = [theory.normalized_chi("tanh", scale=s) for s in (2.0, 1.0, 0.5, 0.1)]
+    assert factors == sorted(factors, reverse=True) and factors[-1] == pytest.approx(1, abs=1e-3)
+    with pytest.raises(ValueError, match="norm"):
+        theory.normalized_chi("tanh", norm="group")
+    with pytest.raises(ValueError, match="scale"):
+        theory.normalized_chi("tanh", scale=0.0)
+
+
+def test_gaussian_lyapunov_exponents_closed_form_and_monte_carlo():
+    # n = 1: E log|z| for z ~ N(0, 1) is −(γ + log 2)/2
+    exact = -(np.euler_gamma + math.log(2)) / 2
+    assert theory.gaussian_lyapunov_exponents(1) == pytest.approx([exact], rel=1e-10)
+    assert theory.gaussian_lyapunov_spread(1) == pytest.approx([math.pi / math.sqrt(8)], rel=1e-8)
+    # n = 4: the mean and spread of log|R_ii| of Gaussian matrices (entries N(0, σ_w²/n))
+    n, draws, sigma_w = 4, 20_000, 1.5
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(draws, n, n, generator=g, dtype=torch.float64) * sigma_w / math.sqrt(n)
+    logs = torch.linalg.qr(w)[1].diagonal(dim1=-2, dim2=-1).abs().log()
+    spread = torch.tensor(theory.gaussian_lyapunov_spread(n), dtype=torch.float64)
+    exponents = torch.tensor(theory.gaussian_lyapunov_exponents(n, sigma_w), dtype=torch.float64)
+    assert torch.all((logs.mean(0) - exponents).abs() < 5 * spread / math.sqrt(draws))
+    assert torch.allclose(logs.std(0), spread, rtol=0.05)
+    assert exponents.tolist() == sorted(exponents.tolist(), reverse=True)
+
+
+def test_product_singular_values_follow_the_lyapunov_exponents():
+    n, depth = 16, 60
+    g = torch.Generator().manual_seed(2)
+    weights = [torch.randn(n, n, generator=g, dtype=torch.float64) / math.sqrt(n)
+               for _ in range(depth)]
+    logs = vgcourse.probe.product_log_singular_values(weights)[-1]
+    rates = torch.tensor(theory.gaussian_lyapunov_exponents(n), dtype=torch.float64)
+    spread = torch.tensor(theory.gaussian_lyapunov_spread(n), dtype=torch.float64)
+    # within the √L fluctuation (4 standard deviations) plus an order-one correction
+    assert torch.all((logs - depth * rates).abs() < 4 * spread * math.sqrt(depth) + 3)

@@ -146,6 +146,7 @@ class Explorer:
         return f"""<div class="vgx-sweep" id="{uid}">
 <div class="vgx-controls">{rows}</div>
 <img class="vgx-frame" src="{first}" alt="{alt}" style="max-width:100%">
+<p class="vgx-status" role="status" aria-live="polite"></p>
 {note}
 <script type="application/json" class="vgx-data">{payload}</script>
 <script>{_SWEEP_JS.replace("__UID__", uid)}</script>
@@ -239,17 +240,30 @@ _SWEEP_JS = """
   var inputs = root.querySelectorAll("[data-name]");
   function index(name) { return root.querySelector('[data-name="' + name + '"]').value; }
   function key() { return data.names.map(index).join(","); }
+  var status = root.querySelector(".vgx-status");
+  function setting() {
+    return data.names.map(function (n) { return n + " = " + data.labels[n][index(n)]; }).join(", ");
+  }
   function update(event) {
+    status.textContent = "";
     if (!(key() in data.frames)) {
-      // One-at-a-time sweep: keep the moved control, return the others to their defaults.
+      // One-at-a-time sweep: keep the moved control, return the others to their defaults, and
+      // say so, rather than change the reader's other settings silently.
+      var asked = setting();
       var moved = event.target.dataset.name;
+      var reset = [];
       data.names.forEach(function (n) {
-        if (n !== moved) { root.querySelector('[data-name="' + n + '"]').value = data.defaults[n]; }
+        if (n !== moved && String(index(n)) !== String(data.defaults[n])) {
+          root.querySelector('[data-name="' + n + '"]').value = data.defaults[n];
+          reset.push(n + " = " + data.labels[n][data.defaults[n]]);
+        }
       });
+      status.textContent = "Not precomputed: " + asked + ". This sweep varies one parameter at a " +
+        "time, so " + reset.join(", ") + " went back to the default. Run the notebook to see " +
+        "every combination.";
     }
     img.src = data.frames[key()];
-    var parts = data.names.map(function (n) { return n + " = " + data.labels[n][index(n)]; });
-    img.alt = (data.description ? data.description + " " : "") + "(" + parts.join(", ") + ")";
+    img.alt = (data.description ? data.description + " " : "") + "(" + setting() + ")";
     data.names.forEach(function (n) {
       var out = document.getElementById("__UID__-" + n + "-value");
       if (out) { out.textContent = data.labels[n][index(n)]; }

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from ._validation import check_int, check_positive
+from ._validation import check_choice, check_int, check_positive
 from .activations import Activation, get_activation
 
 # Every registered activation is smooth except at 0, so Gauss–Legendre on each half-line
@@ -66,6 +66,60 @@ def deep_linear_gradients(gain: float, depth: int, top: float = 1.0) -> list[flo
     check_positive("gain", gain)
     check_int("depth", depth)
     return [top * gain ** (depth - layer) for layer in range(1, depth + 1)]
+
+
+def gaussian_lyapunov_exponents(width: int, sigma_w: float = 1.0) -> list[float]:
+    """Growth rates λ_1 ≥ … ≥ λ_n of log σ_i(W_L ⋯ W_1) per layer, W entries iid N(0, σ_w²/n).
+
+    In the QR accumulation of the product (see :func:`vgcourse.probe.product_log_singular_values`)
+    each layer adds log abs(R_ii), and for Gaussian matrices R_ii² is σ_w²/n times a χ² variable
+    with n − i + 1 degrees of freedom, independent of the past layers. Hence (Newman 1986)
+
+        λ_i = log σ_w + ½ [ψ((n − i + 1)/2) + log(2/n)],    ψ the digamma function,
+
+    and log σ_i of an L-layer product is L·λ_i up to fluctuations of order √L (see
+    :func:`gaussian_lyapunov_spread`) and a correction of order one. The largest exponent is
+    slightly below log σ_w, the smallest far below: ψ(1/2) = −γ − 2 log 2.
+
+    Parameters
+    ----------
+    width : int
+        n, the size of the square matrices.
+    sigma_w : float, default 1.0
+        σ_w: the entries have variance σ_w²/n.
+
+    Returns
+    -------
+    list of float
+        λ_1..λ_n in natural log per layer, largest first.
+    """
+    check_int("width", width)
+    check_positive("sigma_w", sigma_w)
+    dof = torch.arange(width, 0, -1, dtype=torch.float64) / 2
+    rates = math.log(sigma_w) + 0.5 * (torch.special.digamma(dof) + math.log(2 / width))
+    return rates.tolist()
+
+
+def gaussian_lyapunov_spread(width: int) -> list[float]:
+    """Per-layer standard deviation of each log stretch of :func:`gaussian_lyapunov_exponents`.
+
+    ½ log of a χ² variable with k = n − i + 1 degrees of freedom has variance ψ′(k/2)/4 (ψ′ the
+    trigamma function), so after L layers the QR estimate of log σ_i spreads by √L times this.
+    The smallest direction fluctuates most: ψ′(1/2)/4 = π²/8.
+
+    Parameters
+    ----------
+    width : int
+        n, the size of the square matrices (σ_w only shifts the exponents).
+
+    Returns
+    -------
+    list of float
+        One standard deviation per direction, largest direction first.
+    """
+    check_int("width", width)
+    dof = torch.arange(width, 0, -1, dtype=torch.float64) / 2
+    return (torch.special.polygamma(1, dof) / 4).sqrt().tolist()
 
 
 def variance_map(activation: str | Activation, q: float, sigma_w: float, sigma_b: float = 0.0):
@@ -183,6 +237,27 @@ def _check_sigmas(sigma_w: float, sigma_b: float) -> None:
     check_positive("sigma_b", sigma_b, allow_zero=True)
 
 
+def sigmoid_tanh_scale_ratio(q_tanh: float) -> float:
+    """σ_w(sigmoid) / σ_w(tanh) at which both saturate the same share of units (chapter 2).
+
+    σ(u) = 1/2 + tanh(u/2)/2, so σ'(u) = tanh'(u/2)/4: a sigmoid unit is saturated at twice
+    tanh's edge, and matches a tanh unit's saturated share when its pre-activation variance is
+    four times as large, q_sig = 4 q_tanh. At the fixed points, with m = E[tanh(√q_tanh z)²],
+    q_tanh = σ_t² m and q_sig = σ_s² E[σ(u)²] = σ_s² (1 + m)/4, because the sigmoid's constant
+    half passes on a mean: it adds σ_s²/4 to every pre-activation variance. Hence
+    σ_s/σ_t = 4 sqrt(m/(1 + m)), below 2√2 for every q (m < 1), never the 4 that the rescaling
+    u → u/2 alone would suggest.
+
+    Parameters
+    ----------
+    q_tanh : float
+        The tanh network's fixed-point pre-activation variance q*, > 0.
+    """
+    check_positive("q_tanh", q_tanh)
+    m = gaussian_expectation(lambda u: torch.tanh(u) ** 2, q_tanh)
+    return 4 * math.sqrt(m / (1 + m))
+
+
 # -- Chapter 3: initialisation ----------------------------------------------------------------
 
 def init_variance(
@@ -235,6 +310,39 @@ def init_variance(
         "normal": (std or 0.0) ** 2,
     }[scheme]
     return gain**2 * base
+
+
+def init_sigmas(
+    scheme: str, fan_in: int, fan_out: int | None = None, gain: float = 1.0,
+    std: float | None = None,
+) -> tuple[float, float]:
+    """The mean-field (σ_w, σ_b) of a layer drawn by :func:`vgcourse.initialize`.
+
+    σ_w² = fan_in · Var(W) (:func:`init_variance`); σ_b is 0 for every named scheme, which
+    zeroes the biases, and 1/√(3·fan_in) for ``"default"``, whose biases PyTorch draws from
+    U(−1/√fan_in, 1/√fan_in) (variance 1/(3·fan_in)).
+
+    Parameters
+    ----------
+    scheme, fan_in, fan_out, gain, std
+        As for :func:`init_variance`; ``gain`` multiplies the weights only.
+
+    Returns
+    -------
+    (float, float)
+        σ_w and σ_b, the arguments of :func:`chi`, :func:`variance_trajectory` and
+        :func:`predicted_gradient_norms`.
+
+    Examples
+    --------
+    >>> init_sigmas("he", 256)
+    (1.4142135623730951, 0.0)
+    >>> round(init_sigmas("default", 256)[1] ** 2 * 3 * 256, 12)
+    1.0
+    """
+    sigma_w = math.sqrt(fan_in * init_variance(scheme, fan_in, fan_out, gain=gain, std=std))
+    sigma_b = math.sqrt(1 / (3 * fan_in)) if scheme == "default" else 0.0
+    return sigma_w, sigma_b
 
 
 def chi_map(activation: str | Activation, sigma_w2, sigma_b2, max_iter: int = 4000,
@@ -504,6 +612,31 @@ def cliff_gradient(w: float, steps: int = 50, bias: float = -2.5, target: float 
     return 2.0 * (x - target) * s
 
 
+def gd_step_factor(lr: float, curvature: float) -> float:
+    """|1 − lr·λ|: how much one gradient-descent step multiplies the error along a direction
+    of curvature λ of a quadratic loss (LeCun et al. 1998).
+
+    Below 1 the error shrinks; it exceeds 1, and the error and the gradient grow geometrically,
+    exactly when lr > 2/λ. This instability needs no depth and no product of Jacobians: it is
+    the step size measured against the loss's curvature.
+    """
+    check_positive("lr", lr)
+    check_positive("curvature", curvature, allow_zero=True)
+    return abs(1.0 - lr * curvature)
+
+
+def readout_curvature_bound(hidden: int) -> float:
+    """2·(hidden + 1): the largest possible curvature of a linear read-out's mean squared error
+    when its inputs are bounded by 1 in size, as tanh states are.
+
+    The Hessian with respect to (w, c) is (2/n) Σ [h; 1][h; 1]ᵀ; its top eigenvalue is at most
+    its trace, 2·mean(‖h‖² + 1) ≤ 2·(hidden + 1), with equality when every unit is saturated
+    and every example has the same sign pattern up to an overall sign.
+    """
+    check_int("hidden", hidden)
+    return 2.0 * (hidden + 1)
+
+
 # -- Normalisation and residual connections (chapters 5 and 6) ------------------------------------
 
 
@@ -536,6 +669,52 @@ def batchnorm_gradient_growth(activation: str | Activation = "identity",
                              "large-batch limit is known in closed form; pass batch=None.")
         return math.pi / (math.pi - 1)
     raise ValueError(f"activation={act.name!r} is not supported; expected 'identity' or 'relu'.")
+
+
+def normalized_chi(activation: str | Activation, norm: str = "batch", scale: float = 1.0) -> float:
+    """Per-layer growth of ‖∂L/∂h_l‖² toward the input when every pre-activation is normalised.
+
+    In a layer ``h = φ(γ·N(W x))`` the normalisation ``N`` (batch or layer norm) gives each
+    unit unit variance, so φ sees z ~ N(0, γ²) whatever the weight scale; on the way back the
+    gradient is divided by the standard deviation that ``N`` removed, the one of ``W h``. In a
+    wide network (and, for batch norm, a large batch) each layer therefore multiplies the
+    squared gradient norm by
+
+    - layer norm: χ_N = γ² E[φ'(γz)²] / E[φ(γz)²];
+    - batch norm: χ_N = γ² E[φ'(γz)²] / Var φ(γz): the batch mean is subtracted, so the part
+      of φ's output that is the same for every example (the sigmoid's offset ½) does not count.
+
+    For batch norm this is the large-batch limit of the mean-field theory of Yang et al. (2019,
+    "A mean field theory of batch normalization"), which for ReLU gives their π/(π − 1); the
+    layer-norm case follows from the same argument. By the Gaussian Poincaré inequality
+    Var φ(γz) ≤ γ² E[φ'(γz)²] (Chernoff 1981), the batch-norm factor is at least 1 for every
+    activation and equals 1 only for a linear one: no choice of φ or of the weight scale removes
+    the growth, a more linear φ (small γ for tanh) only reduces it. Values at γ = 1: tanh 1.178
+    (both), ReLU π/(π − 1) (batch) and 1 (layer), sigmoid 1.034 (batch) and 0.153 (layer).
+    Finite batches add to the batch-norm growth; for linear layers the whole factor is
+    (B − 2)/(B − 3), see :func:`batchnorm_gradient_growth`.
+
+    Parameters
+    ----------
+    activation : str or Activation
+    norm : {"batch", "layer"}, default "batch"
+    scale : float, default 1.0
+        γ > 0, the scale the normalisation's affine map applies before φ.
+
+    Examples
+    --------
+    >>> round(normalized_chi("relu", "batch"), 4), round(normalized_chi("relu", "layer"), 4)
+    (1.4669, 1.0)
+    """
+    check_choice("norm", norm, ("batch", "layer"))
+    check_positive("scale", scale)
+    act = get_activation(activation)
+    q = scale**2
+    slope = q * _mean_square_slope(act, q)
+    second = gaussian_expectation(lambda u: act.function(u) ** 2, q)
+    if norm == "batch":
+        second -= gaussian_expectation(act.function, q) ** 2
+    return slope / second
 
 
 def residual_norm_growth(branch_scale: float, depth: int, fan_gain: float = 2.0) -> list[float]:

@@ -13,22 +13,33 @@ from ..check import Wrong, as_number, close, register
 _close = partial(close, rel=1e-3)  # the answers here are read off figures or rounded
 
 
+def _smallest_batch(total: float = 2.0, layers: int = 30) -> int:
+    """Smallest B with ((B − 2)/(B − 3))^layers <= total."""
+    return next(b for b in range(4, 10_000) if ((b - 2) / (b - 3)) ** layers <= total)
+
+
 @register("05-linear-growth")
 def _linear_growth(answer) -> str:
-    """Per-layer growth of the squared gradient norm, linear BN network, B = 8: 6/5."""
+    """Smallest batch for which 30 linear BN layers grow ‖∂L/∂h‖² by at most 2: B = 46."""
     value = as_number(answer)
-    if _close(value, 6 / 5):
-        return "(B − 2)/(B − 3) = 6/5: each layer removes two of the batch's directions."
-    if _close(value, math.sqrt(6 / 5)):
-        raise Wrong("that is the factor on the norm; the question asks about the squared norm.")
-    if _close(value, 5 / 6):
-        raise Wrong("the gradient grows toward the input, so the factor is above 1.")
-    if _close(value, 1.0):
-        raise Wrong("a linear network with orthogonal weights keeps the norm, but batch "
-                    "normalisation does not: it projects out directions of the batch.")
-    if _close(value, math.pi / (math.pi - 1)):
-        raise Wrong("π/(π − 1) is the large-batch limit for ReLU; these layers are linear.")
-    raise Wrong("not the factor; it depends only on the batch size B, through B − 2 and B − 3.")
+    exact = _smallest_batch()
+    if value == exact:
+        return (f"B = {exact}: (1 + 1/(B − 3))^30 <= 2 first holds there, and at B = {exact - 1} "
+                "the 30 factors multiply to just over 2.")
+    if value == exact + 1:
+        raise Wrong("close, but one too many: check whether the next smaller batch already "
+                    "satisfies the condition (ln(1 + x) ≈ x overestimates what you need).")
+    if value == exact - 1:
+        raise Wrong("one too few: at that batch the 30 factors multiply to just over 2.")
+    if value == _smallest_batch(total=4.0):
+        raise Wrong("that keeps the growth of the norm below 2; the question bounds the squared "
+                    "norm, whose factor per layer is (B − 2)/(B − 3) itself.")
+    if value == _smallest_batch(layers=1):
+        raise Wrong("that bounds a single layer; the 30 factors multiply.")
+    if value != int(value) or value < 4:
+        raise Wrong("the answer is a batch size, an integer of at least 4.")
+    raise Wrong("not the smallest such batch; write the condition ((B − 2)/(B − 3))^30 <= 2 and "
+                "solve it for B.")
 
 
 @register("05-batch-norm")
@@ -63,15 +74,21 @@ def _batch_norm(answer) -> str:
 
 @register("05-scale-gradient")
 def _scale_gradient(answer) -> str:
-    """Weight-gradient norm after W → 4W, relative to before: 1/4."""
+    """Factor by which ‖W‖ changes after one SGD step with ‖η∂L/∂W‖ = ‖W‖: √2."""
     value = as_number(answer)
-    if _close(value, 0.25):
-        return "∂L/∂(aW) = (1/a)·∂L/∂W: the loss ignores the scale, so the gradient shrinks."
-    if _close(value, 4.0):
-        raise Wrong("the gradient shrinks as the weights grow; invert your factor.")
+    if _close(value, math.sqrt(2)):
+        return ("√2: the gradient of a scale-invariant loss is orthogonal to W, so the step "
+                "lengthens W by Pythagoras; at the longer W, gradients are √2 times smaller "
+                "(1/a law).")
+    if _close(value, 2.0):
+        raise Wrong("that is the factor on the squared norm; the question asks about ‖W‖.")
     if _close(value, 1.0):
-        raise Wrong("the loss is unchanged, but the gradient is not: differentiate "
-                    "L(aW) = L(W) with respect to W.")
-    if _close(value, 1 / 16):
-        raise Wrong("one factor of 1/a, not two.")
-    raise Wrong("not the ratio; differentiate the identity L(aW) = L(W).")
+        raise Wrong("a step as long as W itself does change its length; find the angle between "
+                    "W and ∂L/∂W first.")
+    if _close(value, 0.0):
+        raise Wrong("that would need the gradient to point along W; differentiate "
+                    "L(aW) = L(W) with respect to a to see where it points.")
+    if _close(value, 0.25) or _close(value, 4.0) or _close(value, 0.5):
+        raise Wrong("the 1/a law is for rescaling W; here W moves by a step, so work out the new "
+                    "norm from the angle between W and its gradient.")
+    raise Wrong("not the factor; find the angle between W and ∂L/∂W, then add the step to W.")

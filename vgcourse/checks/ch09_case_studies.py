@@ -7,10 +7,9 @@ import math
 import torch
 
 from ..check import Wrong, register
-from ..theory import steps_to_change
 
-RATIO = 1e-11  # the update-to-data ratio the exercise states
-FRACTION = 0.1
+START_RATIO = 1e-6  # the exercise's r_0
+HALVING_STEPS = 1000  # the ratio halves every this many steps
 
 
 def _number(answer) -> float:
@@ -19,32 +18,30 @@ def _number(answer) -> float:
     except (TypeError, ValueError):
         raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
     if not math.isfinite(value):
-        raise Wrong(f"expected a finite number of steps, got {value}.")
+        raise Wrong(f"expected a finite number, got {value}: does the sum of the ratios "
+                    "really grow without limit when they keep halving?")
     return value
 
 
-@register("09-steps-to-change")
-def _steps(answer) -> str:
-    """Fewest steps for a 10 % change at ratio 1e-11 per step: ≈ 0.1/1e-11 (1/1.1 of it)."""
+@register("09-total-change")
+def _total_change(answer) -> str:
+    """The largest total relative change when r starts at 1e-6 and halves every 1000 steps."""
     value = _number(answer)
-    bound = steps_to_change(RATIO, FRACTION)  # 0.1 / (1e-11 · 1.1) ≈ 9.1e9
-    # both the bound and the rounder 0.1/r = 1e10 (10 % above it) count as right
-    if 0.9 * bound <= value <= 1.15 * bound:
-        return (f"about {bound:.1e} steps: at a million steps a second that is "
-                f"{bound / 1e6 / 3600:.0f} hours, and every extra layer of depth multiplies it "
-                "again.")
-    if value > 0 and value < 1:
-        raise Wrong("a number of steps is at least 1; you multiplied the ratio by the "
-                    "fraction instead of dividing.")
-    if math.isclose(value, 1 / RATIO, rel_tol=0.15):
-        raise Wrong("that many steps changes the weights by 100 %, not 10 %.")
-    if math.isclose(value, FRACTION / RATIO**2, rel_tol=0.2) or value > 1e15:
-        raise Wrong("far too many: each step changes the weights by r = 1e-11 of their size, "
-                    "and those changes add up linearly.")
-    if math.isclose(value, 11.0, rel_tol=0.05) or math.isclose(value, 1e2, rel_tol=0.15):
-        raise Wrong("divide the fraction by the per-step ratio: steps × 1e-11 must reach 0.1.")
-    raise Wrong("each step moves the weights by at most r = 1e-11 of their size; how many such "
-                "steps add up to 0.1?")
+    first_block = HALVING_STEPS * START_RATIO  # what the first 1000 steps can add
+    total = first_block / (1 - 0.5)  # a geometric series with ratio 1/2
+    if math.isclose(value, total, rel_tol=0.02):
+        return (f"at most {total:.0e} of the weights' size, however long you train: the series "
+                "converges, so the layer never changes by a tenth.")
+    if math.isclose(value, first_block, rel_tol=0.02):
+        raise Wrong("that is only the first 1000 steps; the later blocks add half as much, then "
+                    "a quarter, and so on.")
+    if math.isclose(value, START_RATIO, rel_tol=0.02) or math.isclose(value, 2 * START_RATIO,
+                                                                      rel_tol=0.02):
+        raise Wrong("each of the first 1000 steps adds r_0; count the steps in every block.")
+    if value >= 0.1:
+        raise Wrong("the ratios keep halving, so their sum stays finite and small; add up the "
+                    "blocks of 1000 steps.")
+    raise Wrong("add the per-step ratios block by block: 1000 steps at r_0, 1000 at r_0/2, ...")
 
 
 def _reference_columns(images: torch.Tensor) -> torch.Tensor:
