@@ -158,3 +158,40 @@ def test_api_page_documents_every_public_name(html):
             dd = dt.find_next_sibling("dd")
             assert dd is not None and dd.get_text(strip=True), f"{name} has no rendered docstring"
     assert not missing, f"book/api.md does not document {missing}"
+
+
+# -- the sentences that carry measured numbers (vgcourse.say) ---------------------------------
+def say_outputs(html_root: Path, page) -> list[str]:
+    """The Markdown that the chapter's `say(...)` calls displayed, from the book's executed copy."""
+    executed = html_root.parent / "jupyter_execute" / f"{page.file}.ipynb"
+    if not executed.exists():
+        pytest.fail(f"{executed} is missing: the book build keeps every executed notebook")
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    return ["".join(output["data"]["text/markdown"])
+            for cell in nb["cells"] if cell["cell_type"] == "code"
+            for output in cell.get("outputs", [])
+            if "vgcourse" in output.get("metadata", {})
+            and "text/markdown" in output.get("data", {})]
+
+
+def plain_words(markdown: str) -> list[str]:
+    """The words of a Markdown sentence as the page shows them outside math."""
+    text = re.sub(r"\$[^$]*\$", " ", markdown)
+    text = re.sub(r"[*_`]", "", text).translate(str.maketrans("‘’“”–—", "''\"\"--"))
+    return text.split()
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.is_notebook], ids=str)
+def test_glued_sentences_read_the_same_in_the_book_and_in_jupyter(html, page):
+    """A `say` sentence is plain Markdown (no MyST role, which Jupyter and Colab would show as
+    raw text), with balanced math, and the built page shows it as a paragraph."""
+    page_text = " ".join(soup(html / page.html).get_text(" ").split())
+    page_text = page_text.translate(str.maketrans("‘’“”–—", "''\"\"--"))  # Sphinx's smart quotes
+    for markdown in say_outputs(html, page):
+        assert not re.search(r"\{[\w:-]+\}`|```\{", markdown), (
+            f"{page}: a say() sentence uses MyST syntax, raw in Jupyter/Colab: {markdown[:80]}")
+        assert markdown.count("$") % 2 == 0, f"{page}: unbalanced math in {markdown[:80]}"
+        words = plain_words(markdown)
+        for fragment in (words[:6], words[-6:]):
+            assert " ".join(fragment) in page_text, (
+                f"{page}: the page does not show the sentence {' '.join(fragment)!r}")

@@ -198,3 +198,13 @@ def test_claim_raises_with_the_claim_and_its_evidence():
         claim("He beats Xavier", False, he=0.2, xavier=0.99)
     with pytest.raises(TypeError, match="holds must be a bool"):
         claim("x", 0.5)
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_every_say_cell_hides_its_input_in_the_book(path):
+    """The reader of the book sees the paragraph, not the code that fills it in."""
+    nb = json.loads(path.read_text())
+    shown = [index for index, cell in enumerate(nb["cells"])
+             if cell["cell_type"] == "code" and say_templates("".join(cell["source"]))
+             and not {"remove-input", "remove-cell"} & set(cell["metadata"].get("tags", []))]
+    assert not shown, f"{path.name}: cells {shown} call say() without the tag remove-input"
