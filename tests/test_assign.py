@@ -201,3 +201,15 @@ def test_command_line_writes_student_notebooks(tmp_path, capsys):
     assert "1 self-check(s) kept" in capsys.readouterr().out
     assert main(["--mark", str(source_path)]) == 0
     assert unmarked_cells(read(source_path)) == []
+
+
+def test_a_code_cell_tagged_solution_is_removed_too():
+    """Chapter 10's decay-rate solution prints every model's rate from a code cell tagged
+    `solution`: the student edition must drop it like the Markdown of the dropdown."""
+    nb = toy_notebook()
+    leak = {"cell_type": "code", "metadata": {"tags": ["solution"]}, "outputs": [],
+            "execution_count": None, "source": "print('the answer is', guess)"}
+    nb["cells"].insert(3, leak)
+    student = student_notebook(nb)
+    assert not any("the answer is" in "".join(c["source"]) for c in student["cells"])
+    assert [c["cell_type"] for c in student["cells"]] == ["markdown", "code", "code"]
