@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help setup book student book-student strip test bench lint clean
+.PHONY: help setup book student book-student strip test bench lint clean golden
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -70,6 +70,11 @@ test: book  ## build the book, then unit tests and doctests, nbval over every ch
 	VGCOURSE_BOOK_HTML=$(BUILD)/html VGCOURSE_TOC=$(TOC) VGCOURSE_PROGRESS=off \
 		$(BIN)/python -m pytest -n 2 --dist loadscope --doctest-modules \
 		tests vgcourse $(BUILD)/jupyter_execute/book
+
+# The numbers the prose prints (vgcourse.say) are recorded in book/golden_numbers.json and
+# tests/test_golden.py compares every build with them: after a deliberate change, record it.
+golden: book  ## record the numbers the book's prose prints (book/golden_numbers.json)
+	$(BIN)/python tools/golden.py update --out $(BUILD)
 
 bench: $(STAMP)  ## performance suite: prints a table, writes benchmarks/results.json
 	$(BIN)/python benchmarks/run.py

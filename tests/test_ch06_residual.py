@@ -42,6 +42,26 @@ def test_residual_variance_law_forward_and_backward():
     assert backward == pytest.approx(theory.residual_norm_growth(alpha, depth - 1)[-1], rel=0.2)
 
 
+def test_residual_variance_law_with_lecun_weights():
+    # The exercise's law: with LeCun weights (n Var(W) = 1) each block multiplies E||x||^2 by
+    # 1 + alpha^2 / 2 (theory.residual_norm_growth with fan_gain=1). Means over 20 networks of
+    # width 64; 20 % tolerance rejects the He law (1 + 2 alpha^2)^L, 18x larger here.
+    depth, width, alpha, seeds = 10, 64, 0.5, 20
+    x0, _ = vgcourse.data.gaussian_batch(batch=16, features=width, seed=0)
+    forward = 0.0
+    for seed in range(seeds):
+        model = vgcourse.mlp(depth, width, activation="relu", init="lecun", residual=True,
+                             branch_scale=alpha, seed=seed, dtype=torch.float64)
+        h = x0
+        with torch.no_grad():
+            for block in model.hidden:
+                h = block(h)
+        forward += (h.pow(2).sum() / x0.pow(2).sum()).item() / seeds
+    law = theory.residual_norm_growth(alpha, depth, fan_gain=1.0)[-1]
+    assert law == pytest.approx((1 + alpha**2 / 2) ** depth)
+    assert forward == pytest.approx(law, rel=0.2)
+
+
 def test_zero_branch_gives_identity_jacobian():
     # alpha = 0 (or zero-initialised W2): every block is the identity, so the gradient reaches
     # every block with exactly the same norm.
@@ -141,9 +161,12 @@ def test_random_teacher_is_deterministic_and_balanced_enough():
 
 
 def test_checks_accept_the_reference_and_name_the_slips():
-    assert check("06-residual-growth", 1.5**10)
-    assert "2α²" in check("06-residual-growth", 1.25**10).message
-    assert "compound" in check("06-residual-growth", 6).message
+    assert check("06-residual-growth", (1 + 0.5**2 / 2) ** 10)
+    assert "LeCun" in check("06-residual-growth", 1.5**10).message
+    assert "halves" in check("06-residual-growth", 1.25**10).message
+    assert "keeps it" in check("06-residual-growth", 1.0625**10).message
+    assert "compound" in check("06-residual-growth", 1 + 10 * 0.125).message
+    assert "squared norm" in check("06-residual-growth", 1.125**5).message
 
     def block(x, w1, w2, alpha):
         return x + alpha * torch.relu(x @ w1.T) @ w2.T

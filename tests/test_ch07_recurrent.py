@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 import vgcourse
@@ -12,14 +13,32 @@ def sigmoid(v):
     return 1 / (1 + math.exp(-v))
 
 
-def test_forget_product():
-    f = sigmoid(2.0)
-    assert vgcourse.check("07-forget-product", f**100).passed
-    for wrong, hint in [(f, "one step"), (100 * f, "multiply"), ((1 - f) ** 100, "kept"),
-                        (2.0**100, "sigmoid"), (f**99, "count"), (0.3, "f_t")]:
-        feedback = vgcourse.check("07-forget-product", wrong)
+def test_forget_bias():
+    gate = 0.5 ** (1 / 100)
+    bias = math.log(gate / (1 - gate))
+    assert vgcourse.check("07-forget-bias", bias).passed
+    assert sigmoid(bias) ** 100 == pytest.approx(0.5, rel=1e-12)
+    approx = 1 - math.log(2) / 100
+    g99 = 0.5 ** (1 / 99)
+    for wrong, hint in [(gate, "invert the sigmoid"), (0.0, "one step"),
+                        (-math.log(1 - gate), "both terms"),
+                        (math.log(approx / (1 - approx)), "approximates"),
+                        (math.log(g99 / (1 - g99)), "count"),
+                        (math.log(2) / 100, "solve"), (2.0, "σ(b)^100 = 1/2")]:
+        feedback = vgcourse.check("07-forget-bias", wrong)
         assert not feedback.passed and hint in feedback.message, (wrong, feedback.message)
-    assert not vgcourse.check("07-forget-product", ...).solved
+    assert not vgcourse.check("07-forget-bias", ...).solved
+
+
+def test_forget_bias_keeps_half_the_cell_gradient_over_100_steps():
+    """The exercise's answer, measured: W_hh = 0, zero input, the bias from the check."""
+    from vgcourse.recurrent import gradient_through_time, sequence_model
+
+    gate = 0.5 ** (1 / 100)
+    model = sequence_model("lstm", spectral_radius=0.0, forget_bias=math.log(gate / (1 - gate)),
+                           dtype=torch.float64)
+    norm = gradient_through_time(model, torch.zeros(1, 100, 1), state="c").norm[100]
+    assert norm == pytest.approx(0.5, rel=1e-10)
 
 
 def reference_lstm(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):

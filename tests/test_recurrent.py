@@ -14,6 +14,7 @@ import vgcourse
 from vgcourse import theory
 from vgcourse.recurrent import (
     CELLS,
+    direct_path_through_time,
     gradient_through_time,
     gru_cell,
     latching_trajectory,
@@ -117,8 +118,88 @@ def test_gru_state_gradient_is_the_product_of_keep_gates():
     _, gates = model.states(x, gates=True)
     law = measured.gradient[0][0] * gates["z"].prod(dim=1)  # PyTorch keeps the fraction z
     assert torch.allclose(measured.gradient[40], law, rtol=1e-10, atol=0)
-    wrong = measured.gradient[0][0] * (1 - gates["z"]).prod(dim=1)  # Cho et al.'s labelling
+    wrong = measured.gradient[0][0] * (1 - gates["z"]).prod(dim=1)  # Chung et al.'s labelling
     assert not torch.allclose(measured.gradient[40], wrong, rtol=1e-2)
+
+
+def test_gru_keeps_z_of_the_old_state_and_resets_after_the_matrix_as_nn_gru():
+    """PyTorch's convention is Cho et al.'s eq. 7, h = z h_{t-1} + (1 - z) n, with the reset
+    applied after the recurrent matrix; Chung et al.'s swapped z, or Cho et al.'s reset before
+    the matrix, U(r h), give different cells on the same weights."""
+    module = nn.GRUCell(3, 5).double()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(randn(*p.shape, seed=p.numel(), scale=0.8))
+    x, h = randn(4, 3, seed=1), randn(4, 5, seed=2)
+    w = dict(weight_ih=module.weight_ih, weight_hh=module.weight_hh, bias_ih=module.bias_ih,
+             bias_hh=module.bias_hh)
+    gates = {}
+    with torch.no_grad():
+        reference = module(x, h)
+        mine = gru_cell(x, h, **w, gates=gates)
+        z, r, n = gates["z"], gates["r"], gates["n"]
+        assert torch.allclose(mine, reference, rtol=0, atol=1e-14)
+        assert torch.allclose(reference, z * h + (1 - z) * n, rtol=0, atol=1e-14)
+        swapped = (1 - z) * h + z * n  # Chung et al. 2014
+        assert (swapped - reference).abs().max() > 1e-2
+        w_in, w_hn = module.weight_ih[10:], module.weight_hh[10:]
+        b_in, b_hn = module.bias_ih[10:], module.bias_hh[10:]
+        n_before = torch.tanh(x @ w_in.T + b_in + (r * h) @ w_hn.T + b_hn)  # Cho et al. eq. 8
+        assert (z * h + (1 - z) * n_before - reference).abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_direct_path_is_the_whole_gradient_when_w_hh_is_zero(cell):
+    model = sequence_model(cell, input_size=2, hidden_size=12, spectral_radius=0.0,
+                           forget_bias=1.0, seed=6, dtype=F64)
+    x = randn(5, 40, 2, seed=7)
+    whole = gradient_through_time(model, x, state="c" if cell == "lstm" else "h")
+    direct = direct_path_through_time(model, x)
+    assert direct.state == whole.state and direct.lag == whole.lag
+    assert torch.allclose(direct.gradient, whole.gradient, rtol=1e-10, atol=0)
+    # zero input: every gate is σ(b), the direct path is σ(b)^lag exactly
+    zero = direct_path_through_time(model, torch.zeros(2, 40, 2, dtype=F64))
+    gate = torch.sigmoid(torch.tensor(1.0, dtype=F64)).item()
+    for lag in (0, 1, 17, 40):
+        assert zero.norm[lag] == pytest.approx(gate**lag, rel=1e-12)
+
+
+def test_in_the_full_lstm_the_law_holds_for_the_direct_path_only():
+    """With PyTorch's recurrent weights the direct path follows σ(b)^T within a decade while
+    the whole gradient is decades larger (the paths through h add to it)."""
+    x = randn(8, 100, 1)
+    for bias in (0.0, 1.0):
+        model = sequence_model("lstm", hidden_size=32, forget_bias=bias, dtype=F64)
+        law = 100 * math.log10(torch.sigmoid(torch.tensor(bias, dtype=F64)).item())
+        direct = math.log10(direct_path_through_time(model, x).norm[100])
+        whole = math.log10(gradient_through_time(model, x, state="c").norm[100])
+        assert abs(direct - law) < 1
+        assert whole - direct > 3
+
+
+def test_direct_path_refuses_the_rnn():
+    with pytest.raises(ValueError, match="model='rnn'"):
+        direct_path_through_time(sequence_model("rnn"), torch.zeros(1, 3, 1))
+    with pytest.raises(ValueError, match="shape"):
+        direct_path_through_time(sequence_model("gru"), torch.zeros(3, 1))
+
+
+def test_identity_init_is_the_irnn_of_le_et_al():
+    model = sequence_model("rnn", input_size=2, hidden_size=6, nonlinearity="relu",
+                           identity=True, dtype=F64)
+    assert torch.equal(model.weight_hh, torch.eye(6, dtype=F64))
+    assert not model.recurrent.bias_ih_l0.any() and not model.recurrent.bias_hh_l0.any()
+    scaled = sequence_model("lstm", hidden_size=4, identity=True, spectral_radius=0.5)
+    for k in range(4):
+        assert torch.equal(scaled.weight_hh[4 * k:4 * (k + 1)], 0.5 * torch.eye(4))
+    # every unit that stays active passes its gradient on unchanged: with positive inputs
+    # every ReLU unit is active, so the gradient through time is exactly 1 at every lag
+    with torch.no_grad():
+        model.recurrent.weight_ih_l0.abs_()
+    g = gradient_through_time(model, randn(3, 30, 2).abs())
+    assert all(n == pytest.approx(1.0, rel=1e-12) for n in g.norm)
+    with pytest.raises(ValueError, match="identity=1"):
+        sequence_model("rnn", identity=1)
 
 
 def test_forget_bias_moves_the_gradient_over_100_steps_by_tens_of_orders_of_magnitude():

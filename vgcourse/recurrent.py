@@ -7,7 +7,9 @@ gradient at the last step reaches each earlier step.
 
 Conventions are PyTorch's: gate blocks are stacked in the order (i, f, g, o) for the LSTM and
 (r, z, n) for the GRU, and the GRU keeps the fraction ``z`` of its old state,
-h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t−1} (Cho et al. 2014 write z and 1 − z the other way round).
+h_t = z_t ⊙ h_{t−1} + (1 − z_t) ⊙ n_t, as in Cho et al. (2014, eq. 7); Chung et al. (2014)
+write z and 1 − z the other way round. PyTorch applies the reset gate after the recurrent
+matrix, r ⊙ (W_hn h_{t−1} + b_hn), where Cho et al. apply it before, U(r ⊙ h_{t−1}).
 """
 
 from __future__ import annotations
@@ -78,7 +80,10 @@ def gru_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh, gates=None):
     """One step of a GRU (Cho et al. 2014) in PyTorch's convention.
 
     r, z = σ(·) of the input and recurrent terms; n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn));
-    h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}: ``z`` is the fraction of the old state kept.
+    h_t = z ⊙ h_{t−1} + (1 − z) ⊙ n: ``z`` is the fraction of the old state kept, as in Cho et
+    al.'s eq. 7 (Chung et al. 2014 write z and 1 − z the other way round). The reset gate acts
+    after the recurrent matrix, as in ``nn.GRU`` and cuDNN; Cho et al.'s candidate applies it
+    before, tanh(W x + U(r ⊙ h_{t−1})), a different cell unless every unit's r is the same.
 
     Parameters
     ----------
@@ -99,7 +104,7 @@ def gru_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh, gates=None):
     n = torch.tanh(xn + r * hn)
     if gates is not None:
         gates.update(r=r, z=z, n=n)
-    return (1 - z) * n + z * h
+    return z * h + (1 - z) * n  # z keeps the old state (Cho et al. 2014, eq. 7; PyTorch)
 
 
 # -- the model ----------------------------------------------------------------------------------
@@ -201,6 +206,7 @@ def sequence_model(
     output: str = "last",
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
+    identity: bool = False,
 ) -> SequenceModel:
     """Build a one-layer RNN, LSTM or GRU with a linear read-out.
 
@@ -223,6 +229,10 @@ def sequence_model(
     seed : int, default 0
         Seeds the weight draw.
     dtype : torch.dtype, default torch.float32
+    identity : bool, default False
+        Set every H×H block of the recurrent weights to ρ·I (ρ = ``spectral_radius``, default
+        1) and the recurrent layer's biases to zero: with ``cell="rnn", nonlinearity="relu"``
+        this is the IRNN of Le et al. (2015). The input weights keep PyTorch's init.
 
     Returns
     -------
@@ -244,6 +254,8 @@ def sequence_model(
     check_choice("output", output, OUTPUTS)
     if spectral_radius is not None:
         check_positive("spectral_radius", spectral_radius, allow_zero=True)
+    if not isinstance(identity, bool):
+        raise ValueError(f"identity={identity!r} is not allowed; expected True or False.")
     if forget_bias is not None:
         if cell == "rnn":
             raise ValueError(f"forget_bias={forget_bias!r} is not allowed for cell='rnn'; "
@@ -264,7 +276,13 @@ def sequence_model(
     generator = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         h = hidden_size
-        if spectral_radius is not None:
+        if identity:
+            radius = 1.0 if spectral_radius is None else spectral_radius
+            for k in range(_GATES[cell]):
+                model.weight_hh[k * h:(k + 1) * h] = radius * torch.eye(h, dtype=dtype)
+            model.recurrent.bias_ih_l0.zero_()
+            model.recurrent.bias_hh_l0.zero_()
+        elif spectral_radius is not None:
             for k in range(_GATES[cell]):
                 q, r = torch.linalg.qr(torch.randn(h, h, generator=generator, dtype=torch.float64))
                 q = q * torch.sign(torch.diagonal(r))  # Haar-distributed orthogonal matrix
@@ -384,6 +402,75 @@ def gradient_through_time(
     norms = stacked.double().pow(2).sum(-1).mean(-1).sqrt()
     return GradientThroughTime(lag=list(range(len(nodes))), norm=norms.tolist(),
                                gradient=stacked, cell=model.cell, state=state)
+
+
+def direct_path_through_time(
+    model: SequenceModel,
+    x: torch.Tensor,
+    direction: torch.Tensor | None = None,
+    seed: int = 0,
+) -> GradientThroughTime:
+    """The gated cell's direct path alone: ‖v ⊙ Π_{k=t+1}^{T} g_k‖ by lag T − t.
+
+    The LSTM's cell state passes from c_{k−1} to c_k multiplied by the forget gate f_k, and the
+    GRU's state from h_{k−1} to h_k multiplied by the keep gate z_k (PyTorch's and Cho et al.'s
+    convention). ∂s_T/∂s_t is that product of diagonal factors plus every path that runs
+    through the gates, the candidate and, for the LSTM, h. This function measures the first
+    term only, with the gate values of the actual run, so that comparing it with
+    :func:`gradient_through_time` (the same v, the same ``seed``) separates the two. With
+    W_hh = 0 the other paths vanish and the two agree to rounding error.
+
+    Parameters
+    ----------
+    model : SequenceModel
+        An LSTM or a GRU built by :func:`vgcourse.sequence_model`; it is not changed.
+    x : Tensor (batch, T, input_size)
+    direction : Tensor (H,), optional
+        The vector v; default the same random unit vector as :func:`gradient_through_time`.
+    seed : int, default 0
+
+    Returns
+    -------
+    GradientThroughTime
+        ``state`` is "c" for the LSTM and "h" for the GRU; the measurement is in float64.
+
+    Examples
+    --------
+    >>> model = sequence_model("lstm", spectral_radius=0.0, forget_bias=2.0)
+    >>> g = direct_path_through_time(model, torch.zeros(1, 10, 1))
+    >>> gate = torch.sigmoid(torch.tensor(2.0, dtype=torch.float64)).item()
+    >>> abs(g.norm[10] / gate**10 - 1) < 1e-12
+    True
+    """
+    if not isinstance(model, SequenceModel) or model.cell not in ("lstm", "gru"):
+        raise ValueError(f"model={getattr(model, 'cell', type(model).__name__)!r} is not "
+                         "allowed; expected an 'lstm' or 'gru' built by vgcourse.sequence_model.")
+    if not isinstance(x, torch.Tensor) or x.dim() != 3:
+        raise ValueError(f"x with shape {getattr(x, 'shape', None)} is not allowed; expected a "
+                         "tensor of shape (batch, T, input_size).")
+    import copy
+
+    work = copy.deepcopy(model).to(torch.float64)
+    hidden = work.hidden_size
+    if direction is None:
+        direction = torch.randn(hidden, generator=torch.Generator().manual_seed(seed),
+                                dtype=torch.float64)
+    if direction.shape != (hidden,):
+        raise ValueError(f"direction has shape {tuple(direction.shape)}; expected ({hidden},).")
+    direction = (direction / direction.norm()).to(torch.float64)
+    with torch.no_grad():
+        _, gates = work.states(x.to(torch.float64), gates=True)
+    kept = gates["f" if model.cell == "lstm" else "z"]  # (batch, T, H)
+    steps = kept.shape[1]
+    # suffix products: by lag l, the product of the last l gates
+    products = [torch.ones_like(kept[:, 0])]
+    for lag in range(1, steps + 1):
+        products.append(products[-1] * kept[:, steps - lag])
+    stacked = direction * torch.stack(products)  # (T + 1, batch, H), by lag
+    norms = stacked.pow(2).sum(-1).mean(-1).sqrt()
+    return GradientThroughTime(lag=list(range(steps + 1)), norm=norms.tolist(),
+                               gradient=stacked, cell=model.cell,
+                               state="c" if model.cell == "lstm" else "h")
 
 
 def latching_trajectory(w: float, h0: float, steps: int) -> tuple[list[float], list[float]]:

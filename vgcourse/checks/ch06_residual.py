@@ -14,22 +14,27 @@ _close = partial(close, rel=1e-3)  # the answers here are read off figures or ro
 
 @register("06-residual-growth")
 def _residual_growth(answer) -> str:
-    """E‖x_10‖²/‖x_0‖² for 10 He-initialised ReLU blocks with α = 0.5: 1.5^10."""
+    """E‖x_10‖²/‖x_0‖² for 10 ReLU blocks with α = 0.5 and LeCun weights (variance 1/n):
+    (1 + α²/2)^10 = 1.125^10."""
     try:
         value = float(answer)
     except (TypeError, ValueError):
         raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+    if _close(value, 1.125**10):
+        return ("(1 + α²/2)^L = 1.125^10 ≈ 3.25: with variance 1/n only the ReLU changes the "
+                "squared norm, halving it.")
     if _close(value, 1.5**10):
-        return "(1 + 2α²)^L = 1.5^10 ≈ 57.7: the branch adds 2α² of the squared norm per block."
+        raise Wrong("that is the He-weight law 1 + 2α² per block; with LeCun weights (variance "
+                    "1/n) the linear layers keep the squared norm instead of doubling it.")
     if _close(value, 1.25**10):
-        raise Wrong("the branch's squared norm is 2α²‖x‖² with He weights, not α²‖x‖²: W₂ "
-                    "doubles the variance that the ReLU halved.")
-    if _close(value, 1 + 10 * 0.5):
+        raise Wrong("the ReLU zeroes half of the branch's pre-activations: it halves the "
+                    "expected squared norm.")
+    if _close(value, 1.0625**10):
+        raise Wrong("only the ReLU halves the squared norm; W₂ with variance 1/n keeps it.")
+    if _close(value, 1 + 10 * 0.125):
         raise Wrong("the blocks compound: each multiplies the squared norm, they do not add.")
-    if _close(value, 1.5**5) or _close(value, math.sqrt(1.5**10)):
+    if _close(value, 1.125**5) or _close(value, math.sqrt(1.125**10)):
         raise Wrong("that is the factor on the norm; the question asks about the squared norm.")
-    if _close(value, 3**10):
-        raise Wrong("that is α = 1; here the branch is scaled by α = 0.5.")
     raise Wrong("not the growth; find the factor one block applies to ‖x‖², then use 10 blocks.")
 
 

@@ -14,26 +14,40 @@ from ..theory import latching_contraction, latching_fixed_point
 _close = partial(close, rel=1e-3)  # the answers here are read off figures or rounded
 
 
-@register("07-forget-product")
-def _forget_product(answer) -> str:
-    """∂c_100/∂c_0 of an LSTM with W_hh = 0, zero input and forget bias 2: σ(2)^100."""
+@register("07-forget-bias")
+def _forget_bias(answer) -> str:
+    """The forget bias b with σ(b)^100 = 1/2: an LSTM with W_hh = 0 and zero input keeps half of
+    ∂c/∂c over 100 steps. b = logit(2^(−1/100))."""
     value = as_number(answer)
-    f = 1 / (1 + math.exp(-2.0))
-    target = f**100
-    if _close(value, target):
-        return (f"{value:.3g}: every forget gate is σ(2) ≈ {f:.4f}, and the cell state's "
-                "gradient is their product over 100 steps.")
-    if _close(value, f):
-        raise Wrong("that is one step's factor; the gradient crosses 100 steps.")
-    if _close(value, f * 100):
-        raise Wrong("the factors multiply; they do not add.")
-    if _close(value, (1 - f) ** 100) or _close(value, 0.5**100):
-        raise Wrong("the forget gate is σ(bias) = σ(2), the fraction of c that is kept.")
-    if _close(value, 2.0**100) or _close(value, math.exp(-200)):
-        raise Wrong("the bias enters through the sigmoid: each factor is σ(2), not 2 or e^-2.")
-    if _close(value, f**99) or _close(value, f**101):
-        raise Wrong("count the factors again: one forget gate per step, 100 in all.")
-    raise Wrong("not the product; with W_hh = 0 and x = 0, what is f_t at every step?")
+    gate = 0.5 ** (1 / 100)
+    target = math.log(gate / (1 - gate))
+
+    def near(x):
+        return close(value, x, rel=1e-4)
+
+    if near(target):
+        return (f"b = {value:.3f}: every forget gate is σ(b) = 2^(−1/100), and their product "
+                "over 100 steps is 1/2.")
+    if near(gate):
+        raise Wrong("that is the forget gate's value σ(b); the question asks for the bias b, "
+                    "so invert the sigmoid.")
+    if near(0.0):
+        raise Wrong("σ(0) = 1/2 halves the gradient in one step; the half must last 100 steps.")
+    if near(-math.log(1 - gate)) or near(math.log(1 - gate)):
+        raise Wrong("the inverse of the sigmoid is ln(s / (1 − s)): both terms count.")
+    approximate = 1 - math.log(2) / 100
+    if near(math.log(approximate / (1 - approximate))):
+        raise Wrong("close, but 1 − ln 2/100 only approximates 2^(−1/100); use the exact "
+                    "hundredth root.")
+    for steps in (99, 101):
+        g = 0.5 ** (1 / steps)
+        if near(math.log(g / (1 - g))):
+            raise Wrong("count the factors again: one forget gate per step, 100 in all.")
+    if near(math.log(2) / 100) or near(100 * math.log(2)):
+        raise Wrong("the product of 100 equal gates is σ(b)^100: solve σ(b)^100 = 1/2 for σ(b) "
+                    "first, then invert the sigmoid.")
+    raise Wrong("not yet; with W_hh = 0 and x = 0 every forget gate is σ(b): solve "
+                "σ(b)^100 = 1/2.")
 
 
 @register("07-lstm-cell")
