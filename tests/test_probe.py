@@ -1,6 +1,7 @@
 """gradient_flow measured against laws that hold exactly."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -105,3 +106,51 @@ def test_bad_arguments():
         vgcourse.gradient_flow(model, x.tolist(), y)
     with pytest.raises(ValueError, match="no `hidden` ModuleList"):
         vgcourse.gradient_flow(torch.nn.Linear(4, 1), x, y)
+
+
+def test_product_log_singular_values_resolves_what_an_svd_of_the_product_cannot():
+    """Known answer: W_l = U_l D U_{l-1}ᵀ telescopes to U_L D^L U_0ᵀ, singular values d_i^l."""
+    g = torch.Generator().manual_seed(0)
+    n, depth = 6, 40
+    d = torch.tensor([3.0, 1.0, 0.3, 0.1, 1e-2, 1e-3], dtype=torch.float64)
+    us = [torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))[0]
+          for _ in range(depth + 1)]
+    weights = [us[k + 1] @ torch.diag(d) @ us[k].T for k in range(depth)]
+    logs = vgcourse.probe.product_log_singular_values(weights)
+    assert logs.shape == (depth, n)
+    exact = torch.arange(1, depth + 1, dtype=torch.float64)[:, None] * d.log()
+    assert torch.allclose(logs, exact, rtol=1e-10, atol=1e-9)
+    # the explicit product's SVD stops at round-off, about 1e-16 of the largest (3^40)
+    naive = torch.linalg.svdvals(torch.linalg.multi_dot(weights[::-1]))
+    assert naive[-1].log() > exact[-1, -1] + 100
+
+
+def test_product_log_singular_values_beyond_float64_range():
+    q = torch.linalg.qr(torch.randn(4, 4, generator=torch.Generator().manual_seed(1),
+                                    dtype=torch.float64))[0]
+    logs = vgcourse.probe.product_log_singular_values([1e-3 * q] * 200)  # 1e-600
+    exact = torch.arange(1, 201, dtype=torch.float64)[:, None] * math.log(1e-3)
+    assert torch.allclose(logs, exact.expand(200, 4), rtol=1e-12)
+
+
+def test_product_log_singular_values_match_high_precision_arithmetic():
+    mpmath = pytest.importorskip("mpmath")
+    g = torch.Generator().manual_seed(3)
+    n, depth = 8, 30
+    weights = [torch.randn(n, n, generator=g, dtype=torch.float64) / math.sqrt(n)
+               for _ in range(depth)]
+    with mpmath.workdps(80):
+        product = mpmath.eye(n)
+        for w in weights:
+            product = mpmath.matrix(w.tolist()) * product
+        exact = sorted((float(mpmath.log(s)) for s in mpmath.svd_r(product, compute_uv=False)),
+                       reverse=True)
+    logs = vgcourse.probe.product_log_singular_values(weights)[-1]
+    assert exact[-1] < math.log(1e-20)  # far below what an SVD of the product resolves
+    assert torch.allclose(logs, torch.tensor(exact, dtype=torch.float64), atol=1e-10)
+
+
+@pytest.mark.parametrize("bad", [[], [torch.ones(2, 3)], [torch.eye(2), torch.eye(3)]])
+def test_product_log_singular_values_rejects_bad_matrices(bad):
+    with pytest.raises(ValueError, match="matrices"):
+        vgcourse.probe.product_log_singular_values(bad)

@@ -181,6 +181,8 @@ def test_say_formats_percentages_powers_and_scientific_notation():
     assert format_number(3.4e-10, "pow") == "$10^{-9}$"  # log10(3.4e-10) = -9.47 → -9
     assert format_number(1.0, ".3f") == "1.000"
     assert format_number(float("inf"), ".2sci") == "diverged (inf/NaN)"
+    assert format_number(1.81e-320, ".2sci") == "$1.8 \\times 10^{-320}$"  # subnormal
+    assert format_number(-0.00372, ".2sci") == "$-3.7 \\times 10^{-3}$"
 
 
 def test_sentence_names_a_missing_or_unused_value():

@@ -30,12 +30,12 @@ def test_every_chapter_states_title_objectives_prerequisites_and_exercises(path)
 def test_chapter_one_is_read_as_written():
     chapter = syllabus.read_chapter(ROOT / "book" / "01_mathematics.ipynb")
     assert chapter.title == "1. Backpropagation as a product of Jacobians"
-    assert len(chapter.objectives) == 5
+    assert len(chapter.objectives) == 6
     assert chapter.objectives[0].startswith("write the gradient of a deep network")
     assert chapter.objectives[2].endswith("weight gradient is the same size;")  # wrapped line
     assert chapter.prerequisites.startswith("The chain rule")
     assert [(e.label, e.checks) for e in chapter.exercises] == [
-        ("ex-01-sigmoid-chain", ["01-sigmoid-chain"]),
+        ("ex-01-tanh-chain", ["01-tanh-chain"]),
         ("ex-01-sigmoid-derivative", ["01-sigmoid-derivative"]),
         ("ex-01-jacobian", ["01-jacobian-singular-values"]),
         ("ex-01-open", []),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
@@ -207,6 +208,70 @@ def jacobian_spectrum(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.svdvals(jac)
 
 
+def product_log_singular_values(matrices) -> torch.Tensor:
+    """Natural logs of the singular values of every partial product W_l ⋯ W_1, l = 1..L.
+
+    Multiplying the matrices out and calling an SVD loses every singular value below about
+    ε·σ_max (ε ≈ 2.2e-16 in float64): the SVD returns round-off of that size instead. Here the
+    product is carried as P_l = Q_l T_l, with Q_l orthogonal and T_l = R_l ⋯ R_1 upper
+    triangular (Householder QR of W_l Q_{l−1} = Q_l R_l), so P_l and T_l have the same singular
+    values. T_l is graded, its rows shrinking roughly as fast as its singular values, and its
+    SVD resolves them to near full relative precision (Stewart 1995, graded QR decompositions
+    of products). The diagonal of T_l alone gives the QR (Lyapunov) estimate
+    Σ log abs(R_ii), which is off by factors of order one; this function returns the singular
+    values themselves. T_l is rescaled at each step and the scale kept as a logarithm, so
+    products beyond float64's range are fine; singular values more than about 1e-300 below the
+    largest of the same product are not resolved.
+
+    Parameters
+    ----------
+    matrices : sequence of torch.Tensor
+        ``[W_1, ..., W_L]``, square and of one size n, the first to act first (input side).
+        Computed in float64.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(L, n)``, float64: row l − 1 holds log σ_i(W_l ⋯ W_1), largest first.
+
+    Examples
+    --------
+    >>> import torch, vgcourse
+    >>> W = torch.diag(torch.tensor([2.0, 1e-9], dtype=torch.float64))
+    >>> logs = vgcourse.probe.product_log_singular_values([W] * 20)
+    >>> [round(v / 20, 6) for v in logs[-1].tolist()]  # log 2 and log 1e-9 per layer
+    [0.693147, -20.723266]
+    """
+    matrices = list(matrices)
+    if not matrices:
+        raise ValueError("matrices=[] is not allowed; expected [W_1, ..., W_L], at least one.")
+    n = None
+    for index, w in enumerate(matrices, start=1):
+        if not isinstance(w, torch.Tensor) or w.dim() != 2 or w.shape[0] != w.shape[1]:
+            shape = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
+            raise ValueError(f"matrices[{index - 1}] (W_{index}) is {shape}; expected a square "
+                             "2-d tensor.")
+        if n is not None and w.shape[0] != n:
+            raise ValueError(f"matrices[{index - 1}] (W_{index}) is {tuple(w.shape)}; every "
+                             f"matrix must be {n}×{n} like W_1.")
+        n = w.shape[0]
+    q = torch.eye(n, dtype=torch.float64, device=matrices[0].device)
+    t = torch.eye(n, dtype=torch.float64, device=matrices[0].device)
+    log_scale = 0.0
+    rows = []
+    for w in matrices:
+        q, r = torch.linalg.qr(w.detach().to(torch.float64) @ q)
+        t = r @ t
+        scale = float(t.abs().max())
+        if scale == 0.0 or not torch.isfinite(t).all():
+            raise ValueError("the product is singular or not finite; its log singular values "
+                             "are undefined.")
+        t = t / scale
+        log_scale += math.log(scale)
+        rows.append(torch.log(torch.linalg.svdvals(t)) + log_scale)
+    return torch.stack(rows)
+
+
 def preactivation_moments(model: nn.Module, x: torch.Tensor) -> list[float]:
     """Measured q_l: the mean square of every hidden layer's pre-activation over a batch.
 
@@ -295,3 +360,90 @@ def _unit_statistics(layer: nn.Module, pre, post: torch.Tensor):
 def _norms(tensors) -> list[float]:
     # In float64: square-summing float32 entries of 1e-23 underflows to 0; the norm must not.
     return torch.stack(torch._foreach_norm([t.detach().double() for t in tensors])).tolist()
+
+
+def jacobian_log_spectrum(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Log singular values of J_l = ∂h_l/∂x for every hidden layer l, resolved below round-off.
+
+    :func:`jacobian_spectrum` multiplies the Jacobian out and takes its SVD, which cannot see a
+    singular value below about 1e-16 of the largest (float64 round-off): it returns round-off
+    of that size instead. Here J_l = D_l W_l ⋯ D_1 W_1, with D_l = diag φ'(u_l) at the input
+    ``x``, is carried as Q_l T_l (Q_l with orthonormal columns, T_l triangular-by-blocks and
+    rescaled, its scale kept as a logarithm): the same graded QR scheme as
+    :func:`product_log_singular_values`, generalised to rectangular factors. Units whose φ' is
+    exactly zero (inactive ReLUs) are removed from each factor, so a rank-deficient J_l reports
+    its exact zeros as ``-inf`` instead of round-off.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A plain MLP from :func:`vgcourse.mlp` (no normalisation, no residual blocks): each
+        hidden layer has ``.linear`` and ``.activation_name``. Read in float64; left untouched.
+    x : torch.Tensor
+        One input, shape ``(in_features,)`` (or ``(1, in_features)``).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(L, in_features)``, float64: row l − 1 holds log σ_i(J_l), largest first, and
+        ``-inf`` for every singular value that is exactly zero (the rank of J_l is the number
+        of finite entries). ``torch.exp`` of it gives the singular values.
+
+    Examples
+    --------
+    >>> import torch, vgcourse
+    >>> net = vgcourse.mlp(40, 8, activation="identity", init="orthogonal", gain=1e-3)
+    >>> logs = vgcourse.probe.jacobian_log_spectrum(net, torch.randn(8))
+    >>> round(float(logs[-1, -1]) / 40 / math.log(1e-3), 6)  # 1e-120, far below round-off
+    1.0
+    """
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x must be a tensor, got {type(x).__name__}.")
+    if x.dim() == 2 and x.shape[0] == 1:
+        x = x[0]
+    if x.dim() != 1:
+        raise ValueError(f"x has shape {tuple(x.shape)}; expected one input, shape "
+                         "(in_features,).")
+    layers = hidden_layers(model)
+    for index, layer in enumerate(layers, start=1):
+        if not isinstance(getattr(layer, "linear", None), nn.Linear) or \
+                getattr(layer, "activation_name", None) is None or hasattr(layer, "norm") or \
+                hasattr(layer, "branch"):
+            raise ValueError(f"hidden layer {index} is a {type(layer).__name__}; "
+                             "jacobian_log_spectrum needs plain layers h = φ(W h + b), as "
+                             "vgcourse.mlp builds without norm or residual.")
+    n_in = layers[0].linear.in_features
+    h = x.detach().to(torch.float64).cpu()
+    active = torch.arange(n_in)  # rows of the previous factor that are not identically zero
+    q = torch.eye(n_in, dtype=torch.float64)
+    t = torch.eye(n_in, dtype=torch.float64)
+    log_scale = 0.0
+    rows = []
+    with torch.no_grad():
+        for layer in layers:
+            w = layer.linear.weight.detach().to(torch.float64).cpu()
+            b = layer.linear.bias
+            u = w @ h + (0.0 if b is None else b.detach().to(torch.float64).cpu())
+            act = get_activation(layer.activation_name)
+            slope = act.derivative(u)
+            keep = torch.nonzero(slope != 0).flatten()
+            row = torch.full((n_in,), -math.inf, dtype=torch.float64)
+            if len(keep) and q.shape[1]:
+                factor = slope[keep, None] * w[keep][:, active]  # k_l × k_{l-1}
+                q, r = torch.linalg.qr(factor @ q)  # reduced: k_l × r_l and r_l × r_{l-1}
+                t = r @ t
+                scale = float(t.abs().max())
+                if scale == 0.0 or not math.isfinite(scale):
+                    raise ValueError("the Jacobian is zero or not finite at this input; its log "
+                                     "singular values are undefined.")
+                t = t / scale
+                log_scale += math.log(scale)
+                logs = torch.log(torch.linalg.svdvals(t)) + log_scale
+                row[: len(logs)] = logs
+            else:
+                q = torch.zeros(len(keep), 0, dtype=torch.float64)
+                t = torch.zeros(0, n_in, dtype=torch.float64)
+            rows.append(row)
+            active = keep
+            h = act.function(u)
+    return torch.stack(rows)

@@ -64,17 +64,17 @@ def format_number(value, spec: str) -> str:
         return f"{100 * x:.{1 if digits is None else int(digits)}f} %"
     if x == 0:
         return "$0$"
-    exponent = math.floor(math.log10(abs(x)))
     if kind == "pow":
-        return f"$10^{{{round(math.log10(abs(x)))}}}$" if x > 0 else \
-            f"$-10^{{{round(math.log10(abs(x)))}}}$"
+        sign = "" if x > 0 else "-"
+        return f"${sign}10^{{{round(math.log10(abs(x)))}}}$"
     significant = 2 if digits is None else int(digits)
-    mantissa = round(x / 10**exponent, significant - 1)
-    if abs(mantissa) >= 10:  # 9.96 rounds up to 10.0
-        mantissa, exponent = mantissa / 10, exponent + 1
+    # Python's own rounding to significant digits: exact for subnormal numbers too, where
+    # dividing by 10**exponent would underflow
+    mantissa, exponent = f"{x:.{significant - 1}e}".split("e")
+    exponent = int(exponent)
     if exponent == 0:
-        return f"${mantissa:.{significant - 1}f}$"
-    return f"${mantissa:.{significant - 1}f} \\times 10^{{{exponent}}}$"
+        return f"${mantissa}$"
+    return f"${mantissa} \\times 10^{{{exponent}}}$"
 
 
 class _ProseFormatter(string.Formatter):

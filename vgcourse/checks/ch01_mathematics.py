@@ -9,25 +9,31 @@ import torch
 from ..check import Wrong, close, register
 
 
-@register("01-sigmoid-chain")
-def _sigmoid_chain(answer) -> str:
-    """Largest |∂h_20/∂h_0| of the chain h ← σ(h) (w = 1): 4^-20."""
+@register("01-tanh-chain")
+def _tanh_chain(answer) -> str:
+    """Largest |∂h_20/∂h_0| of the chain h ← tanh(w h + b) with |w| ≤ 1: 1, at every u = 0."""
     try:
         value = float(answer)
     except (TypeError, ValueError):
         raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
-    target = 0.25**20
-    if close(value, target, rel=1e-3):
-        return f"{value:.3g}: twenty factors of at most 1/4 multiply to 4^-20."
-    if close(value, 0.25 * 20, rel=1e-3):
+    if close(value, 1.0, rel=1e-3):
+        return (f"{value:.3g}: tanh'(u) = 1 − tanh²(u) is at most 1, at u = 0, and w = 1, b = 0, "
+                "h_0 = 0 keeps every unit there.")
+    if close(value, 0.25**20, rel=1e-3):
+        raise Wrong("that is the sigmoid chain's bound; work out the largest slope of tanh "
+                    "instead, and where it is reached.")
+    if close(value, 0.25, rel=1e-3) or close(value, 0.5**20, rel=1e-3):
+        raise Wrong("find the largest value of tanh'(u), and the pre-activation where it is "
+                    "reached.")
+    if close(value, 20.0, rel=1e-3):
         raise Wrong("the chain rule multiplies the layers' factors; it does not add them.")
-    if close(value, 4.0**20, rel=1e-3):
-        raise Wrong("each factor σ'(·) is at most 1/4, so the product shrinks, not grows.")
-    if close(value, 0.25, rel=1e-3):
-        raise Wrong("that is one layer's factor; there is one such factor per layer.")
-    if close(value, 0.25**19, rel=1e-3) or close(value, 0.25**21, rel=1e-3):
-        raise Wrong("count the factors again: one per application of σ, 20 in all.")
-    raise Wrong("not the bound; think of the largest value σ'(u) can take, then of 20 layers.")
+    if value > 1:
+        raise Wrong("no factor w·tanh'(u) can exceed 1 in size when |w| ≤ 1, so neither can "
+                    "their product.")
+    if value <= 0:
+        raise Wrong("the bound is a size, positive; and it can be attained.")
+    raise Wrong("not the largest value: it is attained, so find the best weights, biases and "
+                "input, and multiply the 20 factors.")
 
 
 @register("01-sigmoid-derivative")
