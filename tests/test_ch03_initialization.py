@@ -160,6 +160,56 @@ def test_jacobian_spectrum_matches_the_product_of_layer_jacobians():
     assert torch.allclose(vgcourse.jacobian_spectrum(net, x[None]), expected, rtol=1e-10)
 
 
+@pytest.mark.parametrize("activation, init", [("tanh", "xavier"), ("relu", "he"),
+                                              ("identity", "lecun")])
+def test_jacobian_log_spectrum_agrees_with_an_svd_where_that_resolves(activation, init):
+    """Shallow networks, where the explicit Jacobian's SVD is exact: every layer's singular
+    values agree, and a ReLU layer's exact zeros (inactive units) are -inf, not round-off."""
+    net = vgcourse.mlp(5, 12, activation=activation, init=init, seed=2, dtype=torch.float64)
+    x = torch.randn(12, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    logs = vgcourse.probe.jacobian_log_spectrum(net, x)
+    assert logs.shape == (5, 12) and logs.dtype == torch.float64
+    for depth in range(1, 6):
+        prefix = vgcourse.mlp(depth, 12, activation=activation, seed=0, dtype=torch.float64)
+        for mine, theirs in zip(prefix.hidden, net.hidden):
+            mine.load_state_dict(theirs.state_dict())
+        s = vgcourse.jacobian_spectrum(prefix, x)
+        finite = torch.isfinite(logs[depth - 1])
+        assert torch.allclose(logs[depth - 1][finite].exp(), s[finite], rtol=1e-9)
+        assert torch.all(s[~finite] < 1e-14 * s[0])  # zeros up to the SVD's round-off
+    if activation == "relu":
+        assert not torch.isfinite(logs[-1]).all()
+
+
+def test_jacobian_log_spectrum_resolves_what_an_svd_of_the_jacobian_cannot():
+    """Known answer: W_l = U_l D U_{l-1}ᵀ in a linear network telescopes to U_L D^l U_0ᵀ, so
+    the singular values of J_l are d_i^l, down to 1e-120 at depth 40, where an SVD of J stops
+    at about 1e-16 of the largest."""
+    g = torch.Generator().manual_seed(0)
+    n, depth = 6, 40
+    d = torch.tensor([2.0, 1.0, 0.3, 0.1, 1e-2, 1e-3], dtype=torch.float64)
+    us = [torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))[0]
+          for _ in range(depth + 1)]
+    net = vgcourse.mlp(depth, n, activation="identity", init="lecun", dtype=torch.float64)
+    with torch.no_grad():
+        for k, layer in enumerate(net.hidden):
+            layer.linear.weight.copy_(us[k + 1] @ torch.diag(d) @ us[k].T)
+    logs = vgcourse.probe.jacobian_log_spectrum(net, torch.ones(n, dtype=torch.float64))
+    exact = torch.arange(1, depth + 1, dtype=torch.float64)[:, None] * d.log()
+    assert torch.allclose(logs, exact, rtol=1e-10, atol=1e-9)
+    naive = vgcourse.jacobian_spectrum(net, torch.ones(n, dtype=torch.float64))
+    assert naive[-1].log() > exact[-1, -1] + 100
+
+
+def test_jacobian_log_spectrum_rejects_bad_input():
+    with pytest.raises(ValueError, match="x has shape"):
+        vgcourse.probe.jacobian_log_spectrum(vgcourse.mlp(2, 8), torch.randn(3, 8))
+    with pytest.raises(ValueError, match="x must be a tensor"):
+        vgcourse.probe.jacobian_log_spectrum(vgcourse.mlp(2, 8), [0.0] * 8)
+    with pytest.raises(ValueError, match="plain layers"):
+        vgcourse.probe.jacobian_log_spectrum(vgcourse.mlp(2, 8, norm="layer"), torch.randn(8))
+
+
 def test_jacobian_spectrum_and_moments_reject_bad_input():
     net = vgcourse.mlp(2, 8)
     with pytest.raises(ValueError, match="x has shape"):
@@ -216,13 +266,27 @@ def test_he_first_layer_gradient_dwarfs_xavier_at_depth_30():
 
 
 # -- self-checks ------------------------------------------------------------------------------
-def test_default_init_decay_check():
-    assert vgcourse.check("03-default-init-decay", (1 / 6) ** 19)
-    for wrong, hint in [((1 / 6) ** 20, "count the layers"), ((1 / 3) ** 19, "half of its units"),
-                        ((1 / 6) ** 9.5, "squared"), (1 / 6, "one layer"), (6.0**19, "shrink"),
+def test_default_tanh_factor_check():
+    """The answer is χ of tanh at the default's (σ_w², σ_b²) = (1/3, 1/768), within 1 % of 1/3;
+    the measured per-layer factor deep in such a network agrees (as in the edge-of-chaos test)."""
+    sigma_w, sigma_b = theory.init_sigmas("default", 256)
+    assert theory.chi("tanh", sigma_w, sigma_b) == pytest.approx(1 / 3, rel=0.01)
+    assert vgcourse.check("03-default-tanh-factor", 1 / 3)
+    for wrong, hint in [(1 / 6, "half of them"), (math.sqrt(1 / 3), "squared norm"),
+                        ((1 / 3) ** 19, "one layer's"), (2.0, "shrinks"),
                         ("abc", "expected a number")]:
-        feedback = vgcourse.check("03-default-init-decay", wrong)
+        feedback = vgcourse.check("03-default-tanh-factor", wrong)
         assert not feedback and hint in feedback.message
+    depth, width, low = 20, 256, 8
+    x, y = vgcourse.data.gaussian_batch(batch=32, features=width, seed=0)
+    logs = []
+    for seed in range(2):
+        net = vgcourse.mlp(depth, width, activation="tanh", init="default", seed=seed,
+                           dtype=torch.float64)
+        g = vgcourse.gradient_flow(net, x, y).activation_grad_norms
+        logs.append(2 * math.log(g[low - 1] / g[-1]) / (depth - low))
+    assert math.exp(np.mean(logs)) == pytest.approx(theory.chi("tanh", sigma_w, sigma_b),
+                                                    rel=0.06)
 
 
 def test_relu_variances_check():

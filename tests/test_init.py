@@ -90,3 +90,22 @@ def test_bias_std_draws_gaussian_biases():
         vgcourse.initialize(layer(), "default", bias_std=0.1)
     with pytest.raises(ValueError, match="bias_std=-1"):
         vgcourse.initialize(layer(), "he", bias_std=-1)
+
+
+@pytest.mark.parametrize("scheme, kwargs", [("default", {}), ("lecun", {}), ("xavier", {}),
+                                            ("he", {"gain": 0.5}), ("orthogonal", {}),
+                                            ("normal", {"std": 0.05})])
+def test_init_sigmas_are_what_initialize_draws(scheme, kwargs):
+    """theory.init_sigmas: σ_w² = fan_in·Var(W) and σ_b² = Var(b), measured on 120,000 weights
+    and 300 biases (the default's biases: U(±1/√400), relative error of the variance of 300
+    uniform draws ≈ sqrt(0.8/300) ≈ 5 %, so 20 % is four standard errors)."""
+    sigma_w, sigma_b = vgcourse.theory.init_sigmas(scheme, FAN_IN, FAN_OUT, **kwargs)
+    std, gain = kwargs.get("std"), kwargs.get("gain")
+    lin = vgcourse.initialize(layer(), scheme, gain=gain, std=std,
+                              generator=torch.Generator().manual_seed(0))
+    assert FAN_IN * lin.weight.var().item() == pytest.approx(sigma_w**2, rel=0.03)
+    if scheme == "default":
+        assert sigma_b**2 == pytest.approx(1 / (3 * FAN_IN))
+        assert lin.bias.var().item() == pytest.approx(sigma_b**2, rel=0.2)
+    else:
+        assert sigma_b == 0.0 and torch.all(lin.bias == 0)

@@ -613,8 +613,8 @@ def cliff_gradient(w: float, steps: int = 50, bias: float = -2.5, target: float 
 
 
 def gd_step_factor(lr: float, curvature: float) -> float:
-    """|1 − lr·λ|: how much one gradient-descent step multiplies the error along a direction
-    of curvature λ of a quadratic loss (LeCun et al. 1998).
+    """The factor ``|1 − lr·λ|`` by which one gradient-descent step multiplies the error along
+    a direction of curvature λ of a quadratic loss (LeCun et al. 1998).
 
     Below 1 the error shrinks; it exceeds 1, and the error and the gradient grow geometrically,
     exactly when lr > 2/λ. This instability needs no depth and no product of Jacobians: it is
