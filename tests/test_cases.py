@@ -27,15 +27,33 @@ def test_b_is_exploding(evidence):
     assert max(history.grad_norm) > 1e6 * history.grad_norm[0]
 
 
-def test_c_has_dead_units(evidence):
+def test_c_is_healthy(evidence):
+    """The control: it learns the task, and no layer lags the read-out by decades."""
     history, flow = evidence["C"]
+    assert history.diverged_at is None and history.loss[-1] < 1e-3 * history.loss[0]
+    grads = np.array(history.layer_grad_norms)
+    assert np.all(grads[0, :-1] > 0.1 * grads[0, -1])
+    assert max(flow.dead_fraction) < 0.5 and max(flow.saturated_fraction) == 0.0
+
+
+def test_d_explodes_toward_the_input_then_saturates(evidence):
+    """tanh with N(0, 1) weights at width 64 (σ_w = 8) is chaotic (χ > 1): at the first step
+    the gradient grows at every layer toward the input, the first updates are a sizeable
+    fraction of the weights, and after training almost every unit sits at ±1."""
+    history, flow = evidence["D"]
+    grads = np.array(history.layer_grad_norms)
+    assert grads[0, 0] > 1e3 * grads[0, -1]
+    assert np.all(np.diff(grads[0]) < 0)  # larger at every step toward the input
+    assert max(history.update_ratios[0]) > 0.1
+    assert history.diverged_at is None
+    assert min(flow.saturated_fraction) > 0.8 and np.median(flow.saturated_fraction) > 0.95
+
+
+def test_e_has_dead_units(evidence):
+    history, flow = evidence["E"]
     assert np.mean(flow.dead_fraction) > 0.5
     assert max(flow.saturated_fraction) == 0.0
-
-
-def test_d_is_saturated(evidence):
-    history, flow = evidence["D"]
-    assert min(flow.saturated_fraction) > 0.9
+    assert np.all(np.array(history.layer_grad_norms)[:, :-1] == 0)
 
 
 def test_weight_decay_alone_shrinks_starved_layers_geometrically():
@@ -57,5 +75,5 @@ def test_weight_decay_alone_shrinks_starved_layers_geometrically():
 
 
 def test_unknown_mystery():
-    with pytest.raises(ValueError, match="name='E'"):
-        mystery("E")
+    with pytest.raises(ValueError, match="name='F'"):
+        mystery("F")

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 import vgcourse
-from vgcourse.check import Feedback, Wrong, register
+from vgcourse.checking import Feedback
+from vgcourse.checks import Wrong, register
 
 # ---------------------------------------------------------------- chapter 1: the mathematics
 

@@ -120,3 +120,31 @@ def test_clear_errors(batch):
         diagnose(nn.Linear(32, 1), bad, y)
     with pytest.raises(ValueError, match="lr=0"):
         diagnose(nn.Linear(32, 1), x, y, lr=0)
+
+
+def test_report_figure_has_one_legend_and_no_overlapping_labels(batch):
+    """The doctor's figure marks verdicts by marker, not by text over the points, and lists
+    only the verdicts present in its single legend; exact zeros are drawn on the bottom edge."""
+    import matplotlib.pyplot as plt
+
+    model = vgcourse.mlp(12, 32, activation="relu", init="he")
+    with torch.no_grad():
+        for layer in model.hidden[4:]:
+            layer.linear.bias.fill_(-10.0)  # dead from layer 5 up: exact zeros below them
+    report = diagnose(model, *batch)
+    fig = report.plot()
+    ax = fig.axes[0]
+    legends = [a.get_legend() for a in fig.axes if a.get_legend() is not None]
+    assert len(legends) == 1 and not fig.legends
+    labels = [t.get_text() for t in legends[0].get_texts()]
+    verdicts = {r.verdict for r in report.layers}
+    assert {v for v in labels if v in doctor_verdicts()} == verdicts
+    assert any("exactly 0" in v for v in labels)
+    assert not ax.texts  # no per-layer annotations that could overlap
+    plt.close(fig)
+
+
+def doctor_verdicts():
+    from vgcourse.doctor import VERDICTS
+
+    return set(VERDICTS)

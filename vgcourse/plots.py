@@ -52,7 +52,7 @@ def plot_history(history, ax=None, label=None, color=None):
     steps = range(1, len(history.loss) + 1)
     ax.plot(steps, history.loss, color=color, label=label)
     if history.diverged_at is not None:
-        ax.axvline(history.diverged_at, color=PALETTE[1], ls=":", label="diverged (inf/NaN)")
+        ax.axvline(history.diverged_at, color=color, ls=":", label="diverged (inf/NaN)")
     ax.set_xlabel("training step")
     ax.set_ylabel("training loss")
     ax.grid(True, alpha=0.3)
@@ -74,23 +74,72 @@ def figure_to_html(fig, dpi: int = 90) -> str:
     return f"<img src='data:image/png;base64,{data}' alt='{alt}'>"
 
 
+# the doctor's verdicts: one colour and marker each (Okabe–Ito), healthy first
+_VERDICT_STYLE = {"healthy": (PALETTE[0], "o"), "vanishing": (PALETTE[5], "v"),
+                  "exploding": (PALETTE[1], "^"), "dead units": (PALETTE[7], "X"),
+                  "saturated": (PALETTE[4], "s")}
+
+
 def plot_report(report, ax=None):
-    """The gradient doctor's figure: per-layer gradient-to-weight and update-to-data ratios."""
-    fig, ax = new_axes(ax, figsize=(6.8, 3.6))
-    index = range(1, len(report.layers) + 1)
-    ax.semilogy(index, [r.grad_to_weight for r in report.layers], "o-", color=PALETTE[0],
-                label=r"$\|\partial\mathcal{L}/\partial W\| / \|W\|$")
-    ax.semilogy(index, [r.update_to_data for r in report.layers], "s--", color=PALETTE[2],
-                label=rf"$\|\Delta W\| / \|W\|$ (one SGD step, lr {report.lr:g})")
-    for i, r in zip(index, report.layers):
-        if r.verdict != "healthy":
-            ax.annotate(r.verdict, (i, r.grad_to_weight), textcoords="offset points",
-                        xytext=(0, 6), ha="center", fontsize=7, color=PALETTE[1])
-    ax.set_xlabel("parametrised layer (1 = next to the input)")
-    ax.set_ylabel("ratio (log scale)")
+    """The gradient doctor's figure: each layer's gradient-to-weight ratio, marked by verdict.
+
+    The left axis is ‖∂L/∂W‖/‖W‖; the right axis reads the same points as the update-to-data
+    ratio ‖ΔW‖/‖W‖ of the doctor's one plain SGD step (``report.lr`` times the left value). Each
+    layer's marker shows its verdict and the single legend lists the verdicts present, the
+    vanishing threshold (the best hidden layer's ratio over ``doctor.RATIO_SPREAD``) and, when a
+    layer's gradient is exactly zero, that it is drawn on the bottom edge.
+    """
+    import math
+
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    from .doctor import RATIO_SPREAD
+
+    if ax is None:  # fixed margins: a constrained layout costs more than the drawing itself
+        fig = plt.figure(figsize=(6.8, 3.8))
+        ax = fig.add_axes((0.11, 0.27, 0.75, 0.63))
+    fig = ax.figure
+    layers = report.layers
+    index = list(range(1, len(layers) + 1))
+    ratios = [r.grad_to_weight for r in layers]
+    drawn = [v if math.isfinite(v) and v > 0 else float("nan") for v in ratios]
+    ax.semilogy(index, drawn, "-", color="0.6", lw=1, zorder=1)
+    edge = ax.get_xaxis_transform()  # x in data, y in axes fraction: the bottom edge
+    handles = []
+    for verdict, (color, marker) in _VERDICT_STYLE.items():
+        at = [i for i, r in zip(index, layers) if r.verdict == verdict]
+        if not at:
+            continue
+        on = [i for i in at if drawn[i - 1] == drawn[i - 1]]
+        off = [i for i in at if drawn[i - 1] != drawn[i - 1]]  # zero or nan: no log position
+        if on:
+            ax.semilogy(on, [drawn[i - 1] for i in on], marker, ls="none", color=color, ms=6,
+                        zorder=3)
+        if off:
+            ax.plot(off, [0.0] * len(off), marker, ls="none", color=color, ms=6, zorder=3,
+                    transform=edge, clip_on=False)
+        handles.append(Line2D([], [], marker=marker, ls="none", color=color, label=verdict))
+    hidden = [v for r, v in zip(layers[:-1], ratios[:-1]) if math.isfinite(v) and v > 0]
+    if hidden:
+        threshold = max(hidden) / RATIO_SPREAD
+        ax.axhline(threshold, color="0.3", ls=":", lw=1)
+        handles.append(Line2D([], [], color="0.3", ls=":",
+                              label=f"vanishing below: best hidden ÷ {RATIO_SPREAD:g}"))
+    if all(v != v for v in drawn):
+        ax.set_ylim(1e-12, 1.0)  # nothing to scale to: an empty log axis of twelve decades
+    if any(v != v for v in drawn):
+        handles.append(Line2D([], [], ls="none", label="on the bottom edge: gradient exactly 0"))
+    ax.set_xlabel("parametrised layer (1 = next to the input, last = read-out)")
+    ax.set_ylabel(r"$\|\partial\mathcal{L}/\partial W\| / \|W\|$ (log scale)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    lr = report.lr
+    right = ax.secondary_yaxis("right", functions=(lambda v: v * lr, lambda v: v / lr))
+    right.set_ylabel(rf"$\|\Delta W\| / \|W\|$, one SGD step at lr {lr:g}")
     ax.set_title(f"Gradient doctor: {report.verdict}")
     ax.grid(True, alpha=0.3)
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(handles=handles, frameon=False, fontsize=8, ncol=min(3, len(handles)),
+              loc="upper center", bbox_to_anchor=(0.5, -0.18))
     return fig
 
 

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-from ..check import Wrong, register
+from ._registry import Wrong, register
 
-DIAGNOSES = ("vanishing", "exploding", "dead units", "saturated")
+DIAGNOSES = ("vanishing", "exploding", "dead units", "saturated", "healthy")
 _SYNONYMS = {
     "vanishing gradients": "vanishing", "vanishing gradient": "vanishing",
     "exploding gradients": "exploding", "exploding gradient": "exploding",
     "dead": "dead units", "dead relu": "dead units", "dying relu": "dead units",
-    "dead relus": "dead units", "saturation": "saturated",
+    "dead relus": "dead units", "saturation": "saturated", "fine": "healthy",
+    "nothing wrong": "healthy", "ok": "healthy",
 }
 
-# what to look at again, per (true diagnosis, given diagnosis); never the answer itself
+# what to look at again, per true diagnosis; never the answer itself
 _HINTS = {
     "vanishing": "Compare the gradient norms of the first and last layers: how many decades "
                  "apart are they, and does any activation sit at a bound?",
-    "exploding": "Look at the last steps of the loss and at the gradient norms just before the "
-                 "run stopped.",
+    "exploding": "Look at the first steps: the size of each layer's gradient, which way it "
+                 "grows across the layers, and how large the first updates are.",
     "dead units": "Look at the after-training panel: what fraction of units pass anything at "
                   "all? A gradient that is exactly 0 is not the same as a small one.",
     "saturated": "Look at the after-training panel: where do the activations sit, and what is "
                  "the slope of the activation there?",
+    "healthy": "Look at the loss first: where does it end? Small updates late in training can "
+               "mean there is nothing left to learn.",
 }
 
 
@@ -36,10 +39,15 @@ def _normalise(answer) -> str:
     return text
 
 
-def _mystery(truth: str, explanation: str):
+def _mystery(truth: str, explanation: str, hint: str | None = None,
+             hints: dict | None = None):
+    """A checker for a run whose diagnosis is ``truth``. ``hint`` replaces the general hint of
+    that diagnosis for this run; ``hints`` gives a more specific pointer for particular wrong
+    answers (a near miss)."""
     def checker(answer) -> str:
-        if _normalise(answer) != truth:
-            raise Wrong(_HINTS[truth])
+        given = _normalise(answer)
+        if given != truth:
+            raise Wrong((hints or {}).get(given, hint or _HINTS[truth]))
         return explanation
     return checker
 
@@ -49,13 +57,25 @@ register("08-mystery-a")(_mystery(
                  "their update-to-data ratios are far under 1e-3: they never learn."))
 register("08-mystery-b")(_mystery(
     "exploding", "gradient norms climb by orders of magnitude and the loss hits inf: the "
-                 "learning rate is too large for this ReLU network."))
+                 "learning rate is too large for this ReLU network.",
+    hint="Look at the last steps of the loss and at the gradient norms just before the run "
+         "stopped."))
 register("08-mystery-c")(_mystery(
+    "healthy", "the loss falls to almost zero and every layer's gradient moves with the others; "
+               "the tiny late updates only mean that the task is learnt.",
+    hints={"vanishing": "The late update-to-data ratios are small for every layer at once, the "
+                        "read-out too. Where does the loss end?"}))
+register("08-mystery-d")(_mystery(
+    "exploding", "at the start the gradient grows about twofold per layer toward the input "
+                 "(tanh with weights of standard deviation 1 at width 64 is in the chaotic "
+                 "phase) and the first updates are as large as the weights; they drive the "
+                 "units deep into saturation, which is what you see after training.",
+    hints={"saturated": "The units do end up saturated, but is that where the run started? "
+                        "Look at the first steps: the gradient of each layer, and which way it "
+                        "grows across the layers."}))
+register("08-mystery-e")(_mystery(
     "dead units", "most ReLUs output 0 for every example, so their weights get exactly zero "
                   "gradient and can never recover."))
-register("08-mystery-d")(_mystery(
-    "saturated", "almost every tanh unit sits at ±1 where its slope is ~0: the huge initial "
-                 "weights push pre-activations far into the flat tails."))
 
 
 @register("08-update-to-data")
