@@ -68,6 +68,59 @@ def test_loss_scaling_recovers_underflowed_gradients():
     assert lost("bfloat16", 1.0) == (0.0, 0.0)
 
 
+def _relu_net():
+    model = vgcourse.mlp(20, 64, activation="relu", init="lecun", gain=2.0, dtype=torch.float64)
+    x, y = vgcourse.data.gaussian_batch(batch=64, features=64, seed=0)
+    return model, x, y
+
+
+def test_float64_gates_reproduce_float64_gradients():
+    model, x, y = _relu_net()
+    ref = precision.gradients_in_precision(model, x, y, torch.float64)
+    forced = precision.gradients_with_gates(model, x, y, precision.relu_gates(model, x))
+    assert all(torch.equal(a, b) for a, b in zip(ref, forced))
+
+
+def test_bfloat16_zeros_are_flipped_relu_gates_not_underflow():
+    # The chapter's ReLU net: bfloat16 has float32's range, so entries of size 1e-5..1e3
+    # cannot underflow; every entry it returns as 0 is also 0 in a float64 backward pass that
+    # uses bfloat16's on/off pattern of the ReLUs.
+    model, x, y = _relu_net()
+    ref = precision.gradients_in_precision(model, x, y, torch.float64)
+    low = precision.gradients_in_precision(model, x, y, torch.bfloat16)
+    gates64, gates16 = precision.relu_gates(model, x), precision.relu_gates(model, x, "bfloat16")
+    assert any(bool((a != b).any()) for a, b in zip(gates64, gates16))
+    forced = precision.gradients_with_gates(model, x, y, gates16)
+    lost = 0
+    for r, lo, f in zip(ref, low, forced):
+        zero = (lo == 0) & (r != 0)
+        lost += int(zero.sum())
+        assert bool((f[zero] == 0).all())
+        if zero.any():
+            assert float(r[zero].abs().min()) > 1e20 * precision.format_limits(
+                "bfloat16").smallest_normal  # twenty decades above the underflow range
+    assert lost > 0
+    with pytest.raises(ValueError, match="patterns"):
+        precision.gradients_with_gates(model, x, y, gates16[:3])
+
+
+@pytest.mark.parametrize("scale", [2.0**4, 2.0**8, 2.0**12])
+def test_clipping_before_unscale_clips_at_tau_over_scale(scale):
+    # GradScaler on the CPU with float16 autocast: clip_grad_norm_ after unscale_ caps the
+    # true gradient at tau; before it, the scaled gradient S*g is capped at tau, so the step
+    # uses a gradient of norm tau/S (scales small enough that S*g stays finite in float16).
+    # torch's factor is tau/(norm + 1e-6): relative 1e-5.
+    model = vgcourse.mlp(3, 16, activation="tanh", init="xavier", in_features=64)
+    x, y = vgcourse.data.gaussian_batch(batch=64, features=64, seed=0)
+    tau = 0.1
+    norm, right = precision.amp_clipped_norms(model, x, y, tau, scale=scale)
+    norm2, wrong = precision.amp_clipped_norms(model, x, y, tau, scale=scale,
+                                               unscale_first=False)
+    assert norm > tau and norm2 == pytest.approx(norm, rel=1e-6)
+    assert right == pytest.approx(tau, rel=1e-5)
+    assert wrong == pytest.approx(tau / scale, rel=1e-5)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="dtype='float8'"):
         precision.format_limits("float8")

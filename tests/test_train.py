@@ -88,6 +88,18 @@ def test_value_clipping_bounds_entries_and_turns_the_gradient():
     assert min(history.clip_cosine) < 0.99  # the direction changed on at least one step
 
 
+def test_normalize_mode_gives_every_step_norm_tau():
+    # Normalised gradient descent: g <- tau g/||g|| on every step, short gradients stretched.
+    # Float64 rescaling: the norm is tau to rounding (relative 1e-12), the direction is kept.
+    tau = 5.0
+    history = vgcourse.train(_model(), _regression(), steps=20, lr=0.01, clip=tau,
+                             clip_mode="normalize", show_progress=False)
+    assert any(g < tau for g in history.grad_norm)  # some gradients were stretched
+    for clipped, cos in zip(history.clipped_grad_norm, history.clip_cosine):
+        assert clipped == pytest.approx(tau, rel=1e-12)
+        assert cos == pytest.approx(1.0, abs=1e-12)
+
+
 @pytest.mark.parametrize("kwargs, name", [
     ({"clip": -1.0}, "clip"), ({"clip_mode": "angle"}, "clip_mode"), ({"lr": 0.0}, "lr"),
     ({"steps": 0}, "steps"), ({"optimizer": "lbfgs"}, "optimizer"),

@@ -69,8 +69,12 @@ class TanhRNN(nn.Module):
         self.output = output
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+        return self.output(self.final_state(x, h0))
+
+    def final_state(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+        """The hidden state h_T after the last step, shape (batch, hidden): the read-out's input."""
         states, _ = self.rnn(x, h0)
-        return self.output(states[:, -1])
+        return states[:, -1]
 
 
 def tanh_rnn(
@@ -238,6 +242,8 @@ def recall_run(
     batch_size: int = 32,
     show_progress: bool = False,
     device: torch.device | str | None = None,
+    callback=None,
+    record: bool = True,
 ):
     """Train :func:`tanh_rnn` on :func:`recall_task` with plain SGD; the chapter's test bench.
 
@@ -245,8 +251,9 @@ def recall_run(
     ----------
     spectral_radius : float, default 1.5
         ρ of W_hh = ρQ.
-    lr, clip, clip_mode, weight_decay, steps, batch_size, show_progress
-        Passed to :func:`vgcourse.train` (SGD without momentum).
+    lr, clip, clip_mode, weight_decay, steps, batch_size, show_progress, callback, record
+        Passed to :func:`vgcourse.train` (SGD without momentum). ``clip_mode="normalize"``
+        is normalised gradient descent with step length lr·clip.
     seed : int, default 0
         Seeds the weights (``seed``), the data (``100 + seed``) and the mini-batches.
     hidden, length : int
@@ -267,9 +274,84 @@ def recall_run(
     x, y = recall_task(n=512, length=length, seed=100 + seed, device=device)
     history = train(model, (x, y), steps=steps, lr=lr, clip=clip, clip_mode=clip_mode,
                     weight_decay=weight_decay, batch_size=batch_size, seed=seed,
-                    show_progress=show_progress)
+                    show_progress=show_progress, callback=callback, record=record)
     with torch.no_grad():
         final = float(nn.functional.mse_loss(model(x), y))
     if history.diverged or not math.isfinite(final):
         final = math.inf
     return history, final
+
+
+def readout_curvature(features: torch.Tensor) -> float:
+    """Largest eigenvalue of the Hessian of a linear read-out's mean squared error.
+
+    For a read-out ŷ = w·f + c trained on the mean squared error over n examples, the loss is
+    quadratic in (w, c) with the constant Hessian H = (2/n) Σ [f; 1][f; 1]ᵀ, whatever produced
+    the features f. Gradient descent on the read-out alone diverges when lr > 2/λ_max(H)
+    (:func:`vgcourse.theory.gd_step_factor`), and λ_max(H) is a lower bound on the top
+    eigenvalue of the whole network's Hessian, which contains H as a block.
+
+    Parameters
+    ----------
+    features : Tensor of shape (n, k)
+        The read-out's inputs, e.g. :meth:`TanhRNN.final_state`, or the data of a linear model.
+
+    Returns
+    -------
+    float
+        λ_max(H), computed in float64.
+    """
+    features = torch.as_tensor(features).detach().to(torch.float64)
+    if features.ndim != 2 or len(features) == 0:
+        raise ValueError(f"features has shape {tuple(features.shape)}; expected (n, k), n > 0.")
+    f = torch.cat([features, torch.ones(len(features), 1, dtype=torch.float64)], dim=1)
+    return float(torch.linalg.eigvalsh(2.0 * f.T @ f / len(f))[-1])
+
+
+def least_squares_run(
+    lr: float,
+    steps: int = 40,
+    n: int = 256,
+    features: int = 16,
+    seed: int = 0,
+):
+    """Full-batch gradient descent on linear least squares: a model with no depth at all.
+
+    The data are x ~ N(0, 1) of shape (n, features) and y = x·w* + noise; the model is one
+    ``nn.Linear`` in float64, so there is no product of Jacobians anywhere. The loss is exactly
+    quadratic, and gradient descent multiplies the error along the Hessian's top eigenvector
+    by 1 − lr·λ_max per step: it diverges when lr > 2/λ_max.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    steps : int, default 40
+    n, features : int
+        Number of examples and of input features.
+    seed : int, default 0
+        Seeds the data and the initial weights.
+
+    Returns
+    -------
+    history : History
+        From :func:`vgcourse.train` (full batch, no clipping).
+    curvature : float
+        λ_max of the loss's Hessian, :func:`readout_curvature` of x.
+    """
+    from .train import train
+
+    check_int("n", n)
+    check_int("features", features)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=g, dtype=torch.float64)
+    y = x @ torch.randn(features, 1, generator=g, dtype=torch.float64) \
+        + 0.1 * torch.randn(n, 1, generator=g, dtype=torch.float64)
+    model = nn.Linear(features, 1).to(torch.float64)
+    with torch.no_grad():
+        model.weight.copy_(torch.randn(1, features, generator=g, dtype=torch.float64)
+                           / math.sqrt(features))
+        model.bias.zero_()
+    history = train(model, (x, y), steps=steps, lr=lr, batch_size=None, seed=seed,
+                    show_progress=False)
+    return history, readout_curvature(x)

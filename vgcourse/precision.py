@@ -120,6 +120,141 @@ def overflow_fraction(low: torch.Tensor) -> float:
     return float((~torch.isfinite(low)).double().mean()) if low.numel() else 0.0
 
 
+def relu_gates(model: nn.Module, x: torch.Tensor,
+               dtype: torch.dtype | str = torch.float64) -> list[torch.Tensor]:
+    """The on/off pattern of every ``nn.ReLU`` of ``model`` on ``x``, computed in ``dtype``.
+
+    A ReLU passes its gradient where its input is positive and blocks it elsewhere, so this
+    pattern decides which gradient entries can be nonzero. Rounding in a low-precision format
+    can push an input that is slightly positive in float64 to zero or below and flip its gate.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Left untouched (a copy is cast to ``dtype``).
+    x : Tensor
+    dtype : torch.dtype or str, default torch.float64
+
+    Returns
+    -------
+    list of bool Tensor
+        One per ``nn.ReLU`` module, in the order they run: True where the input was > 0.
+    """
+    dtype = _dtype(dtype)
+    work = copy.deepcopy(model).to(dtype)
+    gates = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: gates.append(inp[0] > 0))
+             for m in work.modules() if isinstance(m, nn.ReLU)]
+    try:
+        with torch.no_grad():
+            work(x.to(dtype))
+    finally:
+        for h in hooks:
+            h.remove()
+    return gates
+
+
+def gradients_with_gates(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    gates: list[torch.Tensor],
+    loss: str = "mse",
+) -> list[torch.Tensor]:
+    """Float64 weight gradients of each ``nn.Linear`` with every ReLU's on/off pattern forced.
+
+    Each ``nn.ReLU`` computes z·gate instead of max(z, 0), with ``gates`` from
+    :func:`relu_gates` (e.g. of a bfloat16 forward pass); all arithmetic is float64. Gradients
+    that are exactly zero here but not in plain float64 were zeroed by the gates alone, not by
+    any rounding of the gradient itself.
+
+    Returns
+    -------
+    list of Tensor
+        One float64 tensor per Linear layer (input first), like :func:`gradients_in_precision`.
+    """
+    work = copy.deepcopy(model).to(torch.float64)
+    relus = [m for m in work.modules() if isinstance(m, nn.ReLU)]
+    if len(relus) != len(gates):
+        raise ValueError(f"gates has {len(gates)} patterns but the model has {len(relus)} ReLUs.")
+    hooks = [m.register_forward_hook(lambda mod, inp, out, g=g: inp[0] * g.to(inp[0].dtype))
+             for m, g in zip(relus, gates)]
+    try:
+        loss_fn = get_loss(loss)
+        value = loss_fn(work(x.to(torch.float64)), prepare_target(y, loss, torch.float64))
+        weights = [m.weight for m in work.modules() if isinstance(m, nn.Linear)]
+        grads = torch.autograd.grad(value, weights, allow_unused=True)
+    finally:
+        for h in hooks:
+            h.remove()
+    return [torch.zeros_like(w) if g is None else g.detach() for w, g in zip(weights, grads)]
+
+
+def amp_clipped_norms(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    tau: float,
+    scale: float = 2.0**16,
+    unscale_first: bool = True,
+    dtype: torch.dtype | str = torch.float16,
+) -> tuple[float, float]:
+    """One mixed-precision backward pass with ``torch.amp.GradScaler``, then ``clip_grad_norm_``.
+
+    The forward pass runs under ``torch.autocast("cpu", dtype)``, the scaler multiplies the
+    loss by ``scale`` before the backward pass, and ``clip_grad_norm_(params, tau)`` is called
+    either after ``scaler.unscale_(optimizer)`` (the documented order) or before it, on the
+    scaled gradient. The model is copied; nothing is updated.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A float32 model (left untouched).
+    x, y : Tensor
+    tau : float
+        The clipping threshold.
+    scale : float, default 2**16
+        The scaler's loss scale S (GradScaler's default initial scale).
+    unscale_first : bool, default True
+        Call ``scaler.unscale_`` before clipping (right) or after it (the pitfall).
+    dtype : {"float16", "bfloat16"} or torch.dtype, default float16
+        The autocast type.
+
+    Returns
+    -------
+    grad_norm : float
+        Norm of the true gradient, ‖g‖ (unscaled, before clipping).
+    applied_norm : float
+        Norm of the gradient the optimiser would use (unscaled, after clipping):
+        min(‖g‖, τ) in the right order, τ/S whenever S‖g‖ > τ in the wrong one.
+    """
+    check_positive("tau", tau)
+    check_positive("scale", scale)
+    dtype = _dtype(dtype)
+    work = copy.deepcopy(model).float()
+    params = [p for p in work.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=0.0)
+    scaler = torch.amp.GradScaler("cpu", init_scale=scale)
+    with torch.autocast("cpu", dtype=dtype):
+        out = work(x.float())
+    value = nn.functional.mse_loss(out.float(), y.float())
+    scaler.scale(value).backward()
+    if unscale_first:
+        scaler.unscale_(opt)
+        grad_norm = _norm(params)
+        nn.utils.clip_grad_norm_(params, tau)
+    else:
+        grad_norm = _norm(params) / scale
+        nn.utils.clip_grad_norm_(params, tau)
+        scaler.unscale_(opt)
+    return grad_norm, _norm(params)
+
+
+def _norm(params) -> float:
+    return float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params
+                                if p.grad is not None)))
+
+
 def _dtype(dtype) -> torch.dtype:
     if isinstance(dtype, str):
         check_choice("dtype", dtype, LOW_PRECISION)
