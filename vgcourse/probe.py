@@ -10,7 +10,15 @@ import torch
 from torch import nn
 
 from .activations import get_activation
-from .losses import get_loss, prepare_target
+from ._validation import check_dtype
+from .losses import (
+    as_batch,
+    check_loss_inputs,
+    check_loss_value,
+    forward,
+    get_loss,
+    prepare_target,
+)
 
 # A unit is saturated where phi'(pre-activation) is below this fraction of sup|phi'|:
 # for tanh that is |h| > 0.975, for the sigmoid h < 0.052 or h > 0.948.
@@ -77,7 +85,10 @@ def gradient_flow(
 ) -> GradientFlow:
     """Measure how the gradient of the loss flows back through a model's hidden layers.
 
-    One forward and one backward pass; the model and its ``.grad`` fields are left untouched.
+    One forward and one backward pass; the model is left untouched: its ``.grad`` fields, its
+    ``requires_grad`` flags (a frozen weight's gradient is measured all the same) and its
+    buffers (batch normalisation's running statistics) are as before. Works inside
+    ``torch.no_grad()``.
 
     Parameters
     ----------
@@ -107,16 +118,36 @@ def gradient_flow(
     5
     """
     loss_fn = get_loss(loss)
-    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise ValueError(f"x and y must be tensors, got {type(x).__name__} and {type(y).__name__}.")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} examples but y has {y.shape[0]}; they must match.")
+    x, y = as_batch(x, y, loss)
+    if dtype is not None:
+        check_dtype("dtype", dtype)
     hidden_layers(model)
+    if next(model.parameters(), None) is None:
+        raise ValueError(f"model={type(model).__name__} has no parameters; expected a model "
+                         "with weights to measure.")
     work = model
     if dtype is not None and any(p.dtype != dtype for p in model.parameters()):
         work = copy.deepcopy(model).to(dtype)
     dtype = next(work.parameters()).dtype
     layers = hidden_layers(work)
+    linears = [m for m in work.modules() if isinstance(m, nn.Linear)]
+    frozen = [m.weight for m in linears if not m.weight.requires_grad]
+    buffers = [(b, b.clone()) for b in work.buffers()]  # e.g. batch norm's running statistics
+    with torch.enable_grad():
+        for weight in frozen:
+            weight.requires_grad_(True)
+        try:
+            return _measure(work, layers, linears, x, y, loss, loss_fn, dtype)
+        finally:
+            for weight in frozen:
+                weight.requires_grad_(False)
+            with torch.no_grad():
+                for buffer, saved in buffers:
+                    buffer.copy_(saved)
+
+
+def _measure(work, layers, linears, x, y, loss, loss_fn, dtype) -> GradientFlow:
+    """The forward and backward pass of :func:`gradient_flow`, on the model it measures."""
     pre, post = [], []
     # A normalised layer's activation input is its norm's output: `pre_activation` names it.
     hooks = [getattr(layer, "pre_activation", layer.linear).register_forward_hook(
@@ -125,12 +156,13 @@ def gradient_flow(
     try:
         # The measurement runs where the model is: the batch follows it to its device.
         device = next(work.parameters()).device
-        value = loss_fn(work(x.to(device=device, dtype=dtype)),
-                        prepare_target(y, loss, dtype).to(device))
+        output = forward(work, x.to(device=device, dtype=dtype))
+        target = prepare_target(y, loss, dtype).to(device)
+        check_loss_inputs(output, target, loss)
+        value = check_loss_value(loss_fn(output, target), loss)
     finally:
         for hook in hooks:
             hook.remove()
-    linears = [m for m in work.modules() if isinstance(m, nn.Linear)]
     grads = torch.autograd.grad(value, post + [m.weight for m in linears])
     act_grads, weight_grads = grads[: len(post)], grads[len(post) :]
     with torch.no_grad():
@@ -365,7 +397,7 @@ def _norms(tensors) -> list[float]:
 def jacobian_log_spectrum(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Log singular values of J_l = ∂h_l/∂x for every hidden layer l, resolved below round-off.
 
-    :func:`jacobian_spectrum` multiplies the Jacobian out and takes its SVD, which cannot see a
+    :func:`~vgcourse.jacobian_spectrum` multiplies the Jacobian out and takes its SVD, which cannot see a
     singular value below about 1e-16 of the largest (float64 round-off): it returns round-off
     of that size instead. Here J_l = D_l W_l ⋯ D_1 W_1, with D_l = diag φ'(u_l) at the input
     ``x``, is carried as Q_l T_l (Q_l with orthonormal columns, T_l triangular-by-blocks and

@@ -18,10 +18,10 @@ fails, instead of the page contradicting itself.
 
 Format specifications, besides Python's own (``.2f``, ``.1e``, ``d``, …):
 
-``pct``  a fraction as a percentage with a thin space: ``{a:.1pct}`` of 0.588 gives ``58.8 %``;
-``sci``  LaTeX scientific notation: ``{g:.2sci}`` of 0.0372 gives ``$3.7 \\times 10^{-2}$``
-         (the number is significant digits, default 2);
-``pow``  the nearest power of ten in LaTeX: ``{g:pow}`` of 3e-10 gives ``$10^{-10}$``.
+- ``pct``: a fraction as a percentage; ``{a:.1pct}`` of 0.588 gives ``58.8 %``.
+- ``sci``: LaTeX scientific notation with that many significant digits (default 2);
+  ``{g:.2sci}`` of 0.0372 gives ``$3.7 \\times 10^{-2}$``.
+- ``pow``: the nearest power of ten in LaTeX; ``{g:pow}`` of 3e-10 gives ``$10^{-10}$``.
 """
 
 from __future__ import annotations

@@ -417,7 +417,7 @@ def direct_path_through_time(
     convention). ∂s_T/∂s_t is that product of diagonal factors plus every path that runs
     through the gates, the candidate and, for the LSTM, h. This function measures the first
     term only, with the gate values of the actual run, so that comparing it with
-    :func:`gradient_through_time` (the same v, the same ``seed``) separates the two. With
+    :func:`~vgcourse.gradient_through_time` (the same v, the same ``seed``) separates the two. With
     W_hh = 0 the other paths vanish and the two agree to rounding error.
 
     Parameters
@@ -426,7 +426,7 @@ def direct_path_through_time(
         An LSTM or a GRU built by :func:`vgcourse.sequence_model`; it is not changed.
     x : Tensor (batch, T, input_size)
     direction : Tensor (H,), optional
-        The vector v; default the same random unit vector as :func:`gradient_through_time`.
+        The vector v; default the same random unit vector as :func:`~vgcourse.gradient_through_time`.
     seed : int, default 0
 
     Returns
