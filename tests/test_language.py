@@ -12,6 +12,7 @@ from vgcourse.language import (
     bracket_accuracy,
     bracket_pairs,
     evaluate,
+    local_closer_baseline,
     predictions,
     sample,
     text_gradient_through_time,
@@ -109,6 +110,45 @@ def test_training_lowers_the_loss_and_the_tools_run_on_the_model():
     rows = bracket_accuracy(run.model, corpus.val_text[:2000], corpus.vocab)
     assert sum(r.count for r in rows) == len([p for p in bracket_pairs(corpus.val_text[:2000])
                                               if p[0] > 0])
+
+
+def test_local_closer_baseline_reads_only_the_last_characters():
+    train = "f(x)\ng[y]\nh('a')\n"
+    # k=1: after x comes ), after y ], after a ' ; the opener itself is never looked at
+    assert local_closer_baseline(train, "q(x) r[y] s[x]", k=1, bins=(1, 100)) == [2 / 3]
+    # an unseen context backs off to shorter ones, then to the bin's most common closer
+    assert local_closer_baseline(train, "u(zy) v(zz) w(zz)", k=2, bins=(1, 100)) == [2 / 3]
+    # with a longer context it tells the cases apart that one character cannot
+    train = "f(ab) g[cb]\n" * 3
+    assert local_closer_baseline(train, "h(ab) i[cb]", k=1, bins=(1, 100)) == [0.5]
+    assert local_closer_baseline(train, "h(ab) i[cb]", k=2, bins=(1, 100)) == [1.0]
+    # it scores the same closers, in the same bins, as bracket_accuracy
+    text = "f(a[1], 'x')\n" * 5
+    assert len(local_closer_baseline(train, text, bins=(1, 5, 100, 200))) == 3
+    assert math.isnan(local_closer_baseline(train, text, bins=(1, 5, 100, 200))[2])
+    with pytest.raises(ValueError, match="k=0"):
+        local_closer_baseline(train, text, k=0)
+
+
+def test_windowed_predictions_start_every_block_from_a_zero_state():
+    model = CharLM("gru", 7, hidden=6, embed=3, seed=1)
+    ids = torch.randint(7, (103,), generator=torch.Generator().manual_seed(0))
+    k = 10
+    windowed = predictions(model, ids, context=k)
+    assert windowed.shape == (103, 7)
+    with torch.no_grad():
+        # the first 2k positions are read from the start of the text
+        assert torch.allclose(windowed[: 2 * k], predictions(model, ids[: 2 * k]), atol=1e-6)
+        # block s..s+k-1 is predicted after a warm-up on the k characters before it
+        for s in (20, 50, 100):
+            ref = predictions(model, ids[s - k: s + k])[k:]
+            assert torch.allclose(windowed[s: s + k], ref, atol=1e-6), s
+    # far from the start it differs from reading the whole text in one pass
+    assert not torch.allclose(windowed[60:], predictions(model, ids)[60:], atol=1e-6)
+    assert evaluate(model, ids, context=k) == pytest.approx(
+        float(torch.nn.functional.nll_loss(windowed[:-1], ids[1:])), rel=1e-6)
+    with pytest.raises(ValueError, match="context=0"):
+        predictions(model, ids, context=0)
 
 
 def test_lstm_cell_state_gradient_and_seeded_models():

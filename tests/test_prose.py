@@ -121,15 +121,7 @@ def notebooks():
     return sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
 
 
-# Chapters whose prose has not yet been moved to vgcourse.say: expected to fail (strict, so a
-# chapter that is done must leave this set).
-PENDING = {
-}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="prose not yet glued"))
-    if p.stem in PENDING else p for p in notebooks()], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
 def test_no_hand_typed_measured_number_in_the_prose(path):
     problems = undocumented_numbers(json.loads(path.read_text()), path.stem, constants())
     assert not problems, (

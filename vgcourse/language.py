@@ -96,7 +96,8 @@ class LMRun:
 def train_char_lm(cell: str, train_ids: torch.Tensor, val_ids: torch.Tensor, vocab_size: int,
                   steps: int = 250, seq_len: int = 96, batch: int = 32, lr: float = 3e-3,
                   clip: float = 1.0, hidden: int = 96, embed: int = 32, eval_every: int = 50,
-                  seed: int = 0, show_progress: bool = True) -> LMRun:
+                  seed: int = 0, show_progress: bool = True,
+                  eval_context: int | None = None) -> LMRun:
     """Train a :class:`CharLM` with Adam, truncated backpropagation through time and clipping.
 
     Each step reads ``batch`` windows of ``seq_len + 1`` characters at random offsets of
@@ -123,6 +124,9 @@ def train_char_lm(cell: str, train_ids: torch.Tensor, val_ids: torch.Tensor, voc
     seed : int, default 0
         Seeds the weights and the window draws.
     show_progress : bool, default True
+    eval_context : int, optional
+        Passed to :func:`evaluate` as ``context`` for the validation loss: ``None`` reads the
+        validation text in one pass, an integer in zero-state windows like the training ones.
 
     Returns
     -------
@@ -157,16 +161,31 @@ def train_char_lm(cell: str, train_ids: torch.Tensor, val_ids: torch.Tensor, voc
         if step % eval_every == 0 or step == steps:
             run.steps.append(step)
             run.train_loss.append(sum(running) / len(running))
-            run.val_loss.append(evaluate(model, val_ids))
+            run.val_loss.append(evaluate(model, val_ids, context=eval_context))
             running = []
     return run
 
 
 @torch.no_grad()
-def predictions(model: CharLM, ids: torch.Tensor, chunk: int = 512) -> torch.Tensor:
-    """Log-probabilities of the next character at every position of ``ids``, read in one pass.
+def predictions(model: CharLM, ids: torch.Tensor, chunk: int = 512,
+                context: int | None = None) -> torch.Tensor:
+    """Log-probabilities of the next character at every position of ``ids``.
 
-    The recurrent state is carried across chunks, so the context is the whole text so far.
+    Parameters
+    ----------
+    model : CharLM
+    ids : Tensor of int64, shape (n,)
+    chunk : int, default 512
+        With ``context=None``: characters read per call (the state is carried across chunks,
+        so the context is the whole text so far). With ``context``: windows per batch.
+    context : int, optional
+        Read the text in windows that start from a zero state, as training does: the positions
+        are cut into blocks of ``context``, and each block is predicted after a warm-up on the
+        ``context`` characters before it (the first ``2 * context`` positions are read from the
+        start of the text). So every prediction sees between ``context + 1`` and
+        ``2 * context`` characters (fewer only at the start of the text), and the state never
+        runs more than ``2 * context`` steps from zero. With ``context=seq_len`` of training,
+        the opener of every pair that training can connect is in view.
 
     Returns
     -------
@@ -174,19 +193,46 @@ def predictions(model: CharLM, ids: torch.Tensor, chunk: int = 512) -> torch.Ten
         Row p is the model's distribution for the character at p + 1.
     """
     check_int("chunk", chunk)
+    if context is not None:
+        check_int("context", context)
     was_training = model.training
     model.eval()
-    out, state = [], None
-    for start in range(0, len(ids), chunk):
-        logits, state = model(ids[start: start + chunk].unsqueeze(0), state)
-        out.append(torch.log_softmax(logits[0], dim=-1))
-    model.train(was_training)
-    return torch.cat(out)
+    try:
+        if context is None:
+            out, state = [], None
+            for start in range(0, len(ids), chunk):
+                logits, state = model(ids[start: start + chunk].unsqueeze(0), state)
+                out.append(torch.log_softmax(logits[0], dim=-1))
+            return torch.cat(out)
+        n, k = len(ids), context
+        first = min(n, 2 * k)
+        logits, _ = model(ids[:first].unsqueeze(0))
+        out = torch.empty(n, logits.shape[-1], dtype=logits.dtype)
+        out[:first] = torch.log_softmax(logits[0], dim=-1)
+        starts = list(range(2 * k, n, k))
+        full = [s for s in starts if s + k <= n]
+        offsets = torch.arange(-k, k)
+        for b in range(0, len(full), chunk):
+            block = torch.tensor(full[b: b + chunk])
+            logits, _ = model(ids[block[:, None] + offsets])
+            rows = (block[:, None] + torch.arange(k)).reshape(-1)
+            out[rows] = torch.log_softmax(logits[:, k:], dim=-1).reshape(-1, logits.shape[-1])
+        if len(full) < len(starts):  # a last, shorter block
+            s = starts[-1]
+            logits, _ = model(ids[s - k:].unsqueeze(0))
+            out[s:] = torch.log_softmax(logits[0, k:], dim=-1)
+        return out
+    finally:
+        model.train(was_training)
 
 
-def evaluate(model: CharLM, ids: torch.Tensor) -> float:
-    """Cross-entropy of the next character in nats per character, reading ``ids`` in one pass."""
-    logp = predictions(model, ids[:-1])
+def evaluate(model: CharLM, ids: torch.Tensor, context: int | None = None) -> float:
+    """Cross-entropy of the next character in nats per character.
+
+    ``context=None`` reads ``ids`` in one pass; an integer reads it in zero-state windows
+    (see :func:`predictions`).
+    """
+    logp = predictions(model, ids[:-1], context=context)
     return float(nn.functional.nll_loss(logp, ids[1:]))
 
 
@@ -322,6 +368,71 @@ def bracket_accuracy(model, text: str, vocab: list[str], bins=DISTANCE_BINS,
         n = len(chosen)
         rows.append(BracketScore(label, lo, hi, n, hits / n, which / n, common / n))
     return rows
+
+
+def local_closer_baseline(train_text: str, text: str, k: int = 4,
+                          bins=DISTANCE_BINS) -> list[float]:
+    """Closer accuracy, by distance bin, of a predictor with no memory beyond ``k`` characters.
+
+    It is told that a closer comes next and names the one that most often followed the same
+    last ``k`` characters at the closers of :func:`bracket_pairs` in ``train_text``: a newline
+    and an indentation before ``)``, a letter before ``'`` and so on. A context never seen in
+    training backs off to its last ``k - 1``, then ``k - 2``, … characters, and with no match
+    at all to the most common closer of the bin (the baseline of :func:`bracket_accuracy`).
+    Ties go to the closer listed first in ``CLOSERS``. A model that carries *which* opener is
+    pending beyond the last few characters must beat this score.
+
+    Parameters
+    ----------
+    train_text : str
+        Where the counts come from.
+    text : str
+        Scored on the same closers as :func:`bracket_accuracy` (every pair with position > 0).
+    k : int, default 4
+        The longest context used, in characters.
+    bins : sequence of int, default (1, 5, 13, 33, 10**9)
+        Bin edges as in :func:`bracket_accuracy`.
+
+    Returns
+    -------
+    list of float
+        The fraction of the bin's closers named right (NaN for an empty bin).
+
+    Examples
+    --------
+    >>> local_closer_baseline("f(x) g[y]", "h(x) a[y] b[x]", k=1, bins=(1, 100))  # b[x] fools it
+    [0.6666666666666666]
+    """
+    check_int("k", k)
+    bins = [int(b) for b in bins]
+    if len(bins) < 2 or any(b <= a for a, b in zip(bins, bins[1:])) or bins[0] < 1:
+        raise ValueError(f"bins={bins!r} is not allowed; expected at least two increasing "
+                         "integers, the first >= 1.")
+    counts: dict[str, dict[str, int]] = {}
+    for p, _, c in bracket_pairs(train_text):
+        for j in range(1, min(k, p) + 1):
+            seen = counts.setdefault(train_text[p - j: p], {})
+            seen[c] = seen.get(c, 0) + 1
+
+    def guess(p):
+        for j in range(min(k, p), 0, -1):
+            seen = counts.get(text[p - j: p])
+            if seen:
+                return max(CLOSERS, key=lambda c: (seen.get(c, 0), -CLOSERS.index(c)))
+        return None
+
+    pairs = [(p, d, c) for p, d, c in bracket_pairs(text) if p > 0]
+    out = []
+    for lo, hi in zip(bins[:-1], bins[1:]):
+        chosen = [(p, c) for p, d, c in pairs if lo <= d < hi]
+        if not chosen:
+            out.append(math.nan)
+            continue
+        common = max(CLOSERS, key=lambda k_: (sum(c == k_ for _, c in chosen),
+                                              -CLOSERS.index(k_)))
+        hits = sum((guess(p) or common) == c for p, c in chosen)
+        out.append(hits / len(chosen))
+    return out
 
 
 def text_gradient_through_time(model: CharLM, ids: torch.Tensor, state: str = "h",
