@@ -120,6 +120,39 @@ def test_saturated_fraction_matches_the_mean_field_prediction(seed):
     assert flow.saturated_fraction == pytest.approx(saturation.saturated_fraction(model, x))
 
 
+@pytest.mark.parametrize("share", [0.05, 0.3, 0.6])
+def test_scale_for_saturated_fraction_inverts_the_prediction(share):
+    for name in ["tanh", "sigmoid"]:
+        sigma_w = saturation.scale_for_saturated_fraction(name, share, depth=10)
+        assert saturation.predicted_saturated_fraction(name, sigma_w, depth=10)[-1] == \
+            pytest.approx(share, abs=1e-9)
+    with pytest.raises(ValueError, match="fraction=1.5"):
+        saturation.scale_for_saturated_fraction("tanh", 1.5)
+    with pytest.raises(ValueError, match="activation='relu'"):
+        saturation.scale_for_saturated_fraction("relu", 0.3)
+
+
+@pytest.mark.parametrize("share", [0.05, 0.3, 0.6])
+def test_sigmoid_needs_less_than_two_root_two_times_tanhs_scale(share):
+    # Deep enough that both variances sit at their fixed points, where the closed form holds.
+    s_t = saturation.scale_for_saturated_fraction("tanh", share, depth=200)
+    s_s = saturation.scale_for_saturated_fraction("sigmoid", share, depth=200)
+    closed = theory.sigmoid_tanh_scale_ratio(theory.q_star("tanh", s_t))
+    assert s_s / s_t == pytest.approx(closed, rel=1e-6)
+    assert closed < 2 * math.sqrt(2) < 4
+    # the law behind it: the sigmoid's mean of 1/2 adds σ_w²/4 to the pre-activation variance
+    q_s = theory.q_star("sigmoid", s_s)
+    m = theory.gaussian_expectation(lambda u: torch.tanh(u) ** 2, q_s / 4)
+    assert q_s == pytest.approx(s_s**2 / 4 * (1 + m), rel=1e-6)
+
+
+def test_sigmoid_tanh_scale_ratio_limits():
+    assert theory.sigmoid_tanh_scale_ratio(1e4) == pytest.approx(2 * math.sqrt(2), rel=1e-2)
+    assert theory.sigmoid_tanh_scale_ratio(1e-4) < 0.05
+    with pytest.raises(ValueError, match="q_tanh=-1"):
+        theory.sigmoid_tanh_scale_ratio(-1)
+
+
 def test_non_saturating_activations_predict_no_saturation():
     assert saturation.predicted_saturated_fraction("relu", 1.4, depth=5) == [0.0] * 5
     with pytest.raises(ValueError, match="activation='relu'"):
@@ -148,6 +181,32 @@ def test_dead_relu_units_get_exactly_zero_gradient_and_never_move():
             assert torch.equal(change[silent], torch.zeros_like(change[silent]))
             assert (change[~silent] > 0).all()
     assert moved["leaky_relu"] == 1.0 and moved["elu"] == 1.0
+
+
+def test_revived_counts_units_that_die_and_come_back():
+    t, f = True, False
+    history = saturation.UnitHistory(dead_units=[
+        [torch.tensor([f, t, f, t]), torch.tensor([f, f])],
+        [torch.tensor([t, t, f, f]), torch.tensor([t, f])],
+        [torch.tensor([t, f, f, t]), torch.tensor([t, f])],
+    ])
+    # layer 1: unit 0 dies and stays, unit 1 dies and comes back, unit 3 dies, revives, dies
+    assert history.ever_dead() == [3, 1]
+    assert history.revived() == [2, 0]
+
+
+def test_recorded_dead_units_agree_with_dead_fraction():
+    x, y = vgcourse.data.gaussian_clusters(n=256, features=8, classes=3, seed=0)
+    model = vgcourse.mlp(3, 16, activation="relu", init="he", in_features=8, out_features=3,
+                         seed=0)
+    with torch.no_grad():
+        model.hidden[1].linear.bias.fill_(-1.0)
+    run = saturation.track_units(model, (x, y), steps=20, lr=0.5, record_every=20,
+                                 probe_size=len(x))
+    assert run.dead[-1] == saturation.dead_fraction(model, x)
+    assert run.silent[-1] == saturation.silent_fraction(model, x)
+    assert [float(m.double().mean()) for m in run.dead_units[-1]] == run.dead[-1]
+    assert run.layer_mean[-1] == pytest.approx(saturation.layer_statistics(model, x)[0])
 
 
 def test_dead_fraction_definitions():
@@ -254,18 +313,32 @@ def test_track_units_records_and_validates():
 # ------------------------------------------------------------------------------ self-checks
 
 
-@pytest.mark.parametrize("answer", ["selu", "SELU", " Selu "])
-def test_largest_slope_check_accepts_selu(answer):
-    assert vgcourse.check("02-largest-slope", answer)
+def _selu_steep_share():
+    # φ'(u) = λ > 1 for u > 0 and λα e^u > 1 for −ln(λα) < u < 0: P(u > −ln λα) = Φ(ln λα)
+    return float(special.ndtr(math.log(SELU_SCALE * SELU_ALPHA)))
+
+
+@pytest.mark.parametrize("answer", [_selu_steep_share(), 0.714, torch.tensor(0.7137)])
+def test_selu_steep_check_accepts_the_share(answer):
+    assert vgcourse.check("02-selu-steep", answer)
+
+
+def test_selu_steep_share_is_what_a_selu_network_measures():
+    selu = vgcourse.get_activation("selu")
+    u = torch.randn(200_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert float((selu.derivative(u) > 1).double().mean()) == pytest.approx(
+        _selu_steep_share(), abs=0.005)
 
 
 @pytest.mark.parametrize(("answer", "hint"), [
-    ("gelu", "overshoot"), ("silu", "overshoot"), ("relu", "at most 1"),
-    ("sigmoid", "saturating"), ("softplus", "not one of the eight"), (1.758, "string"),
+    (0.5, "negative side"), (1 - _selu_steep_share(), "below"),
+    (_selu_steep_share() - 0.5, "positive side"),
+    (float(special.ndtr(math.log(SELU_ALPHA))), "λ multiplies"), (1.758, "between 0 and 1"),
+    ("most", "expected a number"), (0.9, "standard normal"),
 ])
-def test_largest_slope_check_hints(answer, hint):
-    feedback = vgcourse.check("02-largest-slope", answer)
-    assert not feedback and feedback.solved and hint in feedback.message
+def test_selu_steep_check_hints(answer, hint):
+    feedback = vgcourse.check("02-selu-steep", answer)
+    assert not feedback and feedback.solved and hint in feedback.message, str(feedback)
 
 
 def _dead(pre):

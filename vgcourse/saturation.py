@@ -8,6 +8,7 @@ saturation of the top sigmoid layer (Glorot & Bengio 2010) and dying ReLUs.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -107,9 +108,10 @@ def dead_fraction(
     out = []
     for layer, u in zip(hidden_layers(model), preactivations(model, x)):
         act = _activation_of(layer)
-        slope = act.derivative(u).abs()
-        off = slope <= threshold * act.derivative_sup
-        out.append(float(off.all(dim=0).double().mean()))
+        # off on every example ⇔ the largest slope over the batch is off (amax is far faster
+        # than a boolean all() over the batch dimension)
+        dead = act.derivative(u).abs().amax(dim=0) <= threshold * act.derivative_sup
+        out.append(float(dead.double().mean()))
     return out
 
 
@@ -119,7 +121,7 @@ def silent_fraction(model: nn.Module, x: torch.Tensor) -> list[float]:
     For ReLU this is the dead fraction; for leaky ReLU, ELU and GELU the same units still receive
     a gradient (small, but not zero), so they can come back.
     """
-    return [float((u <= 0).all(dim=0).double().mean()) for u in preactivations(model, x)]
+    return [float((u.amax(dim=0) <= 0).double().mean()) for u in preactivations(model, x)]
 
 
 def saturated_fraction(
@@ -143,13 +145,21 @@ def saturation_edge(activation: str | Activation, threshold: float = SATURATION_
     """The pre-activation u_c > 0 beyond which a saturating unit counts as saturated.
 
     Solves φ'(u_c) = ``threshold``·sup abs(φ') by bisection, for activations whose derivative is
-    even and decreasing in abs(u) (sigmoid: u_c ≈ 2.89, tanh: u_c ≈ 2.18 at 5 %).
+    even and decreasing in abs(u) (tanh: u_c = atanh(sqrt(0.95)) ≈ 2.18 at 5 %; the sigmoid,
+    σ'(u) = tanh'(u/2)/4, twice that, ≈ 4.36).
     """
     act = get_activation(activation)
     if not act.saturates:
         raise ValueError(f"activation={act.name!r} does not saturate; expected 'sigmoid' or "
                          "'tanh'.")
     check_positive("threshold", threshold)
+    return _edge(act, float(threshold))
+
+
+@functools.lru_cache(maxsize=64)
+def _edge(act: Activation, threshold: float) -> float:
+    # Activation is a frozen dataclass, so the solved edge can be cached: the mean-field
+    # predictions call this once per layer and weight scale.
     target = threshold * act.derivative_sup
     lo, hi = 0.0, 60.0
     for _ in range(200):
@@ -182,6 +192,59 @@ def predicted_saturated_fraction(
         return [0.0] * depth
     edge = saturation_edge(act, threshold)
     return [math.erfc(edge / math.sqrt(2 * ql)) if ql > 0 else 0.0 for ql in q]
+
+
+def scale_for_saturated_fraction(
+    activation: str | Activation,
+    fraction: float,
+    depth: int = 10,
+    sigma_b: float = 0.0,
+    q_input: float = 1.0,
+    threshold: float = SATURATION_THRESHOLD,
+) -> float:
+    """The weight scale σ_w at which layer ``depth`` is predicted to have ``fraction`` saturated.
+
+    Inverts :func:`predicted_saturated_fraction` (which grows with σ_w) by bisection on
+    log σ_w in [0.01, 1000]. Comparing two activations at the same ``fraction`` says how much
+    larger one's weights must be to saturate as much as the other's.
+
+    Parameters
+    ----------
+    activation : {"sigmoid", "tanh"} or Activation
+    fraction : float
+        Target saturated share, strictly between 0 and the share reached at σ_w = 1000.
+    depth, sigma_b, q_input, threshold
+        As in :func:`predicted_saturated_fraction`.
+
+    Returns
+    -------
+    float
+        σ_w, to a relative precision of about 1e-14.
+
+    Examples
+    --------
+    >>> round(scale_for_saturated_fraction("tanh", 0.5), 2)
+    3.7
+    """
+    act = get_activation(activation)
+    if not act.saturates:
+        raise ValueError(f"activation={act.name!r} does not saturate; expected 'sigmoid' or "
+                         "'tanh'.")
+    check_int("depth", depth)
+
+    def share(sigma_w):
+        return predicted_saturated_fraction(act, sigma_w, sigma_b, depth, q_input,
+                                            threshold)[-1]
+
+    lo, hi = math.log(0.01), math.log(1000.0)
+    if not share(math.exp(lo)) < fraction < share(math.exp(hi)):
+        raise ValueError(f"fraction={fraction!r} is not reachable; expected a share between "
+                         f"{share(math.exp(lo)):.3g} and {share(math.exp(hi)):.3g} for "
+                         f"{act.name} at depth {depth}.")
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if share(math.exp(mid)) < fraction else (lo, mid)
+    return math.exp(0.5 * (lo + hi))
 
 
 def gradient_samples(
@@ -251,6 +314,8 @@ class UnitHistory:
         :func:`dead_fraction` of each hidden layer, per recorded step.
     silent : list of list of float
         :func:`silent_fraction` of each hidden layer, per recorded step.
+    dead_units : list of list of Tensor
+        Per recorded step, one boolean tensor per hidden layer: which units were dead.
     loss : list of float
         Training loss of every step's mini-batch.
     diverged_at : int or None
@@ -261,8 +326,33 @@ class UnitHistory:
     layer_mean: list[list[float]] = field(default_factory=list)
     dead: list[list[float]] = field(default_factory=list)
     silent: list[list[float]] = field(default_factory=list)
+    dead_units: list[list[torch.Tensor]] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     diverged_at: int | None = None
+
+    def ever_dead(self) -> list[int]:
+        """Per hidden layer, the number of units that were dead at one recorded step or more."""
+        return [int(torch.stack(layer).any(dim=0).sum()) for layer in zip(*self.dead_units)]
+
+    def revived(self) -> list[int]:
+        """Per hidden layer, the number of units that were dead at a recorded step and alive at a
+        later one: units that came back.
+
+        A dead ReLU unit of the first layer receives exactly zero gradient, so under plain SGD it
+        cannot come back; a unit of a deeper layer can, when the layers below it change its
+        inputs.
+        """
+        out = []
+        for layer in zip(*self.dead_units):
+            dead = torch.stack(layer)  # (records, units)
+            # dead at record t and alive at some later record: compare with the later records'
+            # "alive at any later record" (a reversed cumulative any).
+            alive_later = torch.flip(torch.cummax(torch.flip((~dead).int(), [0]), 0).values,
+                                     [0]).bool()
+            later = torch.zeros_like(dead)
+            later[:-1] = alive_later[1:]
+            out.append(int((dead & later).any(dim=0).sum()))
+        return out
 
 
 def track_units(
@@ -294,7 +384,8 @@ def track_units(
         Mini-batches are drawn with replacement from a generator seeded by ``seed``.
     record_every : int, default 10
     probe_size : int, default 512
-        The first ``probe_size`` examples are the fixed probe batch the statistics use.
+        The first ``probe_size`` examples are the fixed probe batch the statistics use (pass
+        ``len(x)`` to judge a unit dead only when it is off on every training example).
 
     Returns
     -------
@@ -314,10 +405,23 @@ def track_units(
 
     def record(step, model):
         if step % record_every == 0:
+            # One forward pass for every statistic (the definitions of layer_statistics,
+            # dead_fraction and silent_fraction, evaluated on the same pre-activations).
+            means, dead, silent, masks = [], [], [], []
+            for layer, u in zip(hidden_layers(model), preactivations(model, probe)):
+                act = _activation_of(layer)
+                with torch.no_grad():
+                    means.append(float(layer.activation(u).double().mean()))
+                    mask = (act.derivative(u).abs().amax(dim=0)
+                            <= DEAD_THRESHOLD * act.derivative_sup)
+                masks.append(mask)
+                dead.append(float(mask.double().mean()))
+                silent.append(float((u.amax(dim=0) <= 0).double().mean()))
             history.steps.append(step)
-            history.layer_mean.append(layer_statistics(model, probe)[0])
-            history.dead.append(dead_fraction(model, probe))
-            history.silent.append(silent_fraction(model, probe))
+            history.layer_mean.append(means)
+            history.dead.append(dead)
+            history.silent.append(silent)
+            history.dead_units.append(masks)
 
     record(0, model)
     run = train(model, (x, y), steps, lr, optimizer=optimizer, loss="cross_entropy",

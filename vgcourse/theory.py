@@ -191,7 +191,7 @@ def chi(activation: str | Activation, sigma_w: float, sigma_b: float = 0.0) -> f
     """
     _check_sigmas(sigma_w, sigma_b)
     act = get_activation(activation)
-    if act.name in ("relu", "leaky_relu", "identity"):
+    if act.piecewise_linear:
         # φ'² is piecewise constant, so the expectation does not depend on q*.
         slopes = act.derivative(torch.tensor([-1.0, 1.0], dtype=torch.float64)) ** 2
         return sigma_w**2 * float(slopes.mean())
@@ -384,7 +384,7 @@ def chi_map(activation: str | Activation, sigma_w2, sigma_b2, max_iter: int = 40
     shape = w2.shape
     sw2 = torch.tensor(w2.ravel(), dtype=torch.float64)
     sb2 = torch.tensor(b2.ravel(), dtype=torch.float64)
-    if act.name in ("relu", "leaky_relu", "identity"):
+    if act.piecewise_linear:
         slopes = act.derivative(torch.tensor([-1.0, 1.0], dtype=torch.float64)) ** 2
         return (sw2 * slopes.mean()).numpy().reshape(shape)
     zero = torch.zeros(1, dtype=torch.float64)
@@ -455,7 +455,7 @@ def jacobian_spectrum_variance(
         raise ValueError(f"weights={weights!r} is not supported; expected 'gaussian' or "
                          "'orthogonal'.")
     act = get_activation(activation)
-    if act.name in ("relu", "leaky_relu", "identity"):
+    if act.piecewise_linear:
         q = 1.0  # φ'² is piecewise constant: μ_k does not depend on q
     else:
         q = q_star(act, sigma_w, sigma_b)

@@ -2,39 +2,46 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from ..activations import ACTIVATIONS
-from ..check import Wrong, register
+from ._registry import Wrong, as_number, register
 
-_EIGHT = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu")
-
-
-def _normalise(name: str) -> str:
-    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+# SELU's constants (Klambauer et al. 2017), as in vgcourse.activations.
+_LAMBDA, _ALPHA = 1.0507009873554805, 1.6732632423543772
 
 
-@register("02-largest-slope")
-def _largest_slope(answer) -> str:
-    """The name of the activation among the eight with the largest sup abs(φ')."""
-    if not isinstance(answer, str):
-        raise Wrong(f"answer with the activation's name as a string, not {type(answer).__name__}.")
-    name = {"leaky": "leaky_relu", "swish": "silu", "logistic": "sigmoid"}.get(
-        _normalise(answer), _normalise(answer))
-    if name not in _EIGHT:
-        raise Wrong(f"{answer!r} is not one of the eight: {', '.join(_EIGHT)}.")
-    sups = {n: ACTIVATIONS[n].derivative_sup for n in _EIGHT}
-    best = max(sups, key=sups.get)
-    if name == best:
-        return (f"{ACTIVATIONS[best].label}: its positive side has slope λ ≈ 1.0507 and its "
-                f"negative side reaches λα just left of 0, sup abs(φ') = {sups[best]:.4f}.")
-    if name in ("gelu", "silu"):
-        raise Wrong("close: it does overshoot 1 a little, but another activation's derivative "
-                    "jumps higher, right next to 0.")
-    if name in ("relu", "leaky_relu", "elu"):
-        raise Wrong("its slope is at most 1; look for an activation that multiplies its "
-                    "output by a constant above 1.")
-    raise Wrong("a saturating activation has sup abs(φ') at most 1 (the sigmoid only 1/4).")
+def _phi(x: float) -> float:
+    """The standard normal CDF."""
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
+@register("02-selu-steep")
+def _selu_steep(answer) -> str:
+    """The share of N(0, 1) pre-activations where SELU's slope exceeds 1: Φ(ln λα)."""
+    value = as_number(answer, "a number (a fraction between 0 and 1)")
+    edge = math.log(_LAMBDA * _ALPHA)  # λα e^u > 1  ⇔  u > −ln(λα)
+    target = _phi(edge)
+    if abs(value - target) < 0.01:
+        return (f"{target:.4f}: every positive u (slope λ ≈ 1.05) and the negative u above "
+                f"−ln(λα) ≈ −{edge:.3f}, where λα e^u is still above 1.")
+    if not 0 <= value <= 1:
+        raise Wrong("a fraction of the pre-activations lies between 0 and 1.")
+    if abs(value - 0.5) < 0.01:
+        raise Wrong("the positive side counts (its slope λ is above 1), but so does part of the "
+                    "negative side: λα e^u is above 1 just left of 0.")
+    if abs(value - (1 - target)) < 0.01:
+        raise Wrong("that is the share where the slope is *below* one; you want the other side "
+                    "of the edge.")
+    if abs(value - (target - 0.5)) < 0.01:
+        raise Wrong("that is only the steep sliver left of 0; add the positive side, where "
+                    "φ'(u) = λ > 1 too.")
+    if abs(value - _phi(math.log(_ALPHA))) < 0.01:
+        raise Wrong("close: on the negative side the slope is λα e^u, not α e^u (λ multiplies "
+                    "both sides).")
+    raise Wrong("find the u < 0 where λα e^u = 1, then the probability that a standard normal "
+                "lies above it.")
 
 
 def _reference_dead(pre: torch.Tensor) -> float:
@@ -53,10 +60,7 @@ def _dead_fraction(answer) -> str:
     pre[7, 15:20] = 0.5  # five that fire on exactly one example: alive
     target = _reference_dead(pre)
     out = answer(pre)
-    try:
-        value = float(out)
-    except (TypeError, ValueError):
-        raise Wrong(f"return one number (a fraction), not {type(out).__name__}.") from None
+    value = as_number(out, "one number (a fraction)")
     if abs(value - target) < 1e-9:
         return (f"{value:.2f}: a ReLU unit is dead on a batch when its pre-activation is ≤ 0 on "
                 "every example, so it passes no gradient at all.")
