@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help setup book student book-student strip test bench lint clean golden
+.PHONY: help setup book pdf student book-student strip test bench lint clean golden axe format
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,26 +28,32 @@ TOC ?= _toc.yml
 OUT ?= .
 BUILD := $(OUT)/_build
 
-book: $(STAMP)  ## build the HTML book into _build/html (warnings are errors)
+PDF := vgcourse.pdf
+book: $(STAMP)  ## build the HTML book into _build/html and the PDF _build/html/vgcourse.pdf
 	@if [ "$$(cat $(BUILD)/.package-hash 2>/dev/null)" != "$(PACKAGE_HASH)" ]; then \
 		rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute; mkdir -p $(BUILD); \
 		echo $(PACKAGE_HASH) > $(BUILD)/.package-hash; fi
 	VGCOURSE_EXPLORE=static $(BIN)/jupyter-book build . --toc $(TOC) --path-output $(OUT) \
 		--warningiserror --nitpick --keep-going
+	@# The whole book as one PDF, printed from those pages (the intro links to it).
+	$(BIN)/python tools/pdf.py --html $(BUILD)/html --toc $(TOC) --out $(BUILD)/html/$(PDF)
 	@# Every internal link, image, script and stylesheet of the built pages must resolve locally.
 	VGCOURSE_BOOK_HTML=$(BUILD)/html VGCOURSE_TOC=$(TOC) $(BIN)/python -m pytest -q -p no:xdist \
 		"tests/test_book.py::test_internal_links_and_assets_resolve"
 	@echo "Open the book: file://$$(cd $(BUILD) && pwd)/html/index.html"
 
+pdf: book  ## the whole book as one PDF, printed offline by Chromium: _build/html/vgcourse.pdf
+	@echo "The PDF: $(BUILD)/html/$(PDF)"
+
 student: $(STAMP)  ## write student/ notebooks: solutions stubbed, solution cells removed, no outputs
-	$(BIN)/python -m vgcourse.assign --toc $(TOC) --out student
+	$(BIN)/python -m vgcourse.authoring.assign --toc $(TOC) --out student
 
 # The student website is built from the student notebooks themselves (a generated copy of the
 # book in $(STUDENT)/src), not by hiding solutions: no solution reaches its HTML, and the page
 # shows the stubs and "not yet solved" checks a student sees. Instructor pages are left out.
 STUDENT := $(BUILD)/student
 book-student: $(STAMP)  ## build the student website (no solutions) into _build/student/_build/html
-	$(BIN)/python -m vgcourse.assign --toc $(TOC) --out student --site $(STUDENT)/src
+	$(BIN)/python -m vgcourse.authoring.assign --toc $(TOC) --out student --site $(STUDENT)/src
 	@if [ "$$(cat $(STUDENT)/_build/.package-hash 2>/dev/null)" != "$(PACKAGE_HASH)" ]; then \
 		rm -rf $(STUDENT)/_build/.jupyter_cache $(STUDENT)/_build/jupyter_execute; \
 		mkdir -p $(STUDENT)/_build; echo $(PACKAGE_HASH) > $(STUDENT)/_build/.package-hash; fi
@@ -66,7 +72,15 @@ strip:  ## clear the outputs of every chapter notebook (they are committed witho
 # what the book printed, so every deterministic number is checked across two independent runs
 # (the notebooks in book/ carry no outputs to compare against). Progress bars are off and stderr
 # is not compared (conftest.py): timings and warnings' temporary paths differ between runs.
-test: book  ## build the book, then unit tests and doctests, nbval over every chapter, book and browser tests
+# axe-core (the accessibility checker the browser tests inject into every page) comes from npm
+# into .node/ (gitignored), pinned here; nothing is loaded from a CDN.
+AXE_VERSION := 4.11.0
+AXE := .node/node_modules/axe-core/axe.min.js
+axe: $(AXE)  ## install axe-core from npm into .node/ for the accessibility tests
+$(AXE):
+	npm install --prefix .node --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
+
+test: book $(AXE)  ## build the book, then unit tests and doctests, nbval over every chapter, book and browser tests
 	VGCOURSE_BOOK_HTML=$(BUILD)/html VGCOURSE_TOC=$(TOC) VGCOURSE_PROGRESS=off \
 		$(BIN)/python -m pytest -n 2 --dist loadscope --doctest-modules \
 		tests vgcourse $(BUILD)/jupyter_execute/book
@@ -79,6 +93,17 @@ golden: book  ## record the numbers the book's prose prints (book/golden_numbers
 bench: $(STAMP)  ## performance suite: prints a table, writes benchmarks/results.json
 	$(BIN)/python benchmarks/run.py
 
+# Mutation testing is a measurement, not a gate: tools/mutation.py changes one operator at a time
+# in a copy of each core module (comparisons, arithmetic, constants, indices, dropped factors),
+# runs that module's fast unit tests against the copy, and writes the share of mutants they
+# catch, with every survivor, to benchmarks/mutation.json. MODULES=... and MAX=... (mutants per
+# module, a seeded sample) bound the run; about an hour for all modules with MAX=60 on 2 cores.
+MODULES ?=
+MAX ?= 60
+.PHONY: mutation
+mutation: $(STAMP)  ## mutation score of the core modules' unit tests: benchmarks/mutation.json
+	$(BIN)/python tools/mutation.py $(MODULES) --max-mutants $(MAX)
+
 # REF is a tag, branch or commit; it goes to repository.branch in _config.yml (the Colab buttons),
 # the VGCOURSE_REF line of every chapter's set-up cell and the README's Colab table.
 .PHONY: pin
@@ -86,8 +111,19 @@ pin: $(STAMP)  ## install and launch every chapter from one release: make pin RE
 	@test -n "$(REF)" || { echo "usage: make pin REF=v1.0 (a tag, branch or commit)"; exit 2; }
 	$(BIN)/python tools/colab.py pin "$(REF)"
 
-lint: $(STAMP)  ## ruff over the package and tests
+# Chapter code is formatted to the width of the book's code column (measured in the built page:
+# tests/test_browser.py::test_no_code_block_is_wider_than_its_box: 77 characters at 1280 px with
+# DejaVu Sans Mono), so no line is clipped. Strings and comments ruff cannot split are left to the
+# author: tools/code_width.py lists those a reader sees (hidden inputs do not count).
+CODE_WIDTH := 76
+CHAPTERS ?= book/*.ipynb
+lint: $(STAMP)  ## ruff over the package and tests; chapter code fits the page's code column
 	$(BIN)/ruff check vgcourse tests benchmarks
+	$(BIN)/ruff format --check --line-length $(CODE_WIDTH) $(CHAPTERS)
+	$(BIN)/python tools/code_width.py --width 77 $(CHAPTERS)
+
+format: $(STAMP)  ## format chapter code to the page's code column (CHAPTERS=book/03_*.ipynb for some)
+	$(BIN)/ruff format --line-length $(CODE_WIDTH) $(CHAPTERS)
 
 clean:  ## remove the build (keeps .venv)
 	rm -rf _build

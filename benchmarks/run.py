@@ -11,8 +11,11 @@ One run measures, prints a table, and writes ``benchmarks/results.json``:
    to a JSON-lines file;
 2. ``gradient_flow`` time divided by a bare forward+backward of the same float64 model on the
    same batch, at depths 10, 50 and 100, and how its time grows with depth;
-3. the choices of DESIGN.md side by side: one vs two torch threads, float32 vs float64, and
-   with and without flushing subnormal numbers (``torch.set_flush_denormal``).
+3. ``diagnose`` divided by a bare forward+backward on the doctor's regression zoo
+   (tests/_zoo.py), and the first call's extra time in a fresh process;
+4. the design choices the README's "Performance" section explains, side by side: one vs two
+   torch threads, float32 vs float64, and with and without flushing subnormal numbers
+   (``torch.set_flush_denormal``).
 
 Timings are medians of interleaved repeats; the load average is recorded with them, since the
 machine may be shared. No test asserts a timing.
@@ -34,14 +37,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.json"
-TARGETS = {"gradient_flow_ratio": 1.3, "panel_median_ms": 150.0, "chapter_seconds": 60.0}
+TARGETS = {"gradient_flow_ratio": 1.3, "panel_median_ms": 150.0, "chapter_seconds": 60.0,
+           "doctor_ratio": 3.0, "doctor_first_call_ms": 500.0}
 
 # Loaded by every kernel of the benchmark's book build (IPYTHONDIR points at it).
 RECORDER = '''
 import json as _json, os as _os, time as _time
 _path = _os.environ.get("VGCOURSE_BENCH_RECORD")
 if _path:
-    from vgcourse.explore import Explorer as _Explorer  # the class: vgcourse.explore is a function
+    from vgcourse.exploring import Explorer as _Explorer
     _render, _figure, _compute = _Explorer.render, _Explorer.figure, [0.0]
     def _timed_figure(self, **params):
         start = _time.perf_counter()
@@ -128,7 +132,7 @@ def bench_book(toc: str) -> dict:
             "chapter_seconds": dict(sorted(chapters.items())), "panels": panel_rows}
 
 
-# -- 2. and 3. the measurement itself -------------------------------------------------------
+# -- 2., 3. and 4. the measurement itself -------------------------------------------------------
 def timed(fns: dict, repeats: int) -> dict:
     """Median seconds of each function; the functions run interleaved, after one warm-up.
 
@@ -228,6 +232,64 @@ def bench_choices(repeats=15) -> dict:
     return out
 
 
+def bench_doctor(repeats=15) -> dict:
+    """``diagnose`` against a bare forward+backward of the same model on the same batch, on the
+    regression zoo of tests/_zoo.py (float32, as readers bring them), and the first call's extra
+    cost in a fresh process (after torch's own first forward and backward, which any model has
+    run before it is diagnosed; that one costs seconds on a loaded machine whoever calls it)."""
+    import torch
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from _zoo import Mixer, PlainCNN, ResNet, SeqClassifier, TransformerLM
+
+    import vgcourse
+
+    g = torch.Generator().manual_seed(0)
+    images = (torch.randn(16, 1, 16, 16, generator=g), torch.arange(16) % 10)
+    tokens = (torch.randint(0, 50, (8, 16), generator=g), torch.randint(0, 50, (128,), generator=g))
+    seqs = (torch.randint(0, 20, (16, 8), generator=g), torch.arange(16) % 4)
+    torch.manual_seed(0)
+    zoo = {"resnet": (ResNet(), images), "transformer LM": (TransformerLM(), tokens),
+           "LSTM": (SeqClassifier("lstm"), seqs), "GRU": (SeqClassifier("gru"), seqs),
+           "MLP-Mixer": (Mixer(), images), "deep plain CNN": (PlainCNN(depth=20), images),
+           "sigmoid MLP 12x64": (vgcourse.mlp(12, 64, activation="sigmoid", in_features=16,
+                                              out_features=10),
+                                 (torch.randn(64, 16, generator=g), torch.arange(64) % 10))}
+    rows = {}
+    for name, (model, (x, y)) in zoo.items():
+        params = [p for p in model.parameters() if p.requires_grad]
+
+        def bare(model=model, x=x, y=y, params=params):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            torch.autograd.grad(loss, params)
+
+        t = timed({"doctor": lambda m=model, x=x, y=y: vgcourse.diagnose(m, x, y),
+                   "bare": bare}, repeats)
+        rows[name] = {"diagnose_ms": round(t["doctor"] * 1000, 2),
+                      "bare_forward_backward_ms": round(t["bare"] * 1000, 2),
+                      "ratio": round(t["doctor"] / t["bare"], 3)}
+    first = subprocess.run(
+        [sys.executable, "-c",
+         "import time, torch, vgcourse\n"
+         "m = vgcourse.mlp(12, 64, in_features=16, out_features=10)\n"
+         "x, y = torch.randn(64, 16), torch.arange(64) % 10\n"
+         "torch.set_num_threads(1)\n"
+         "for _ in range(2):  # torch's own first forward and backward, which any user has run\n"
+         "    loss = torch.nn.functional.cross_entropy(m(x), y)\n"
+         "    torch.autograd.grad(loss, list(m.parameters()))\n"
+         "ts = []\n"
+         "for _ in range(6):\n"
+         "    t = time.perf_counter(); vgcourse.diagnose(m, x, y)\n"
+         "    ts.append(time.perf_counter() - t)\n"
+         "print(ts[0], sorted(ts[1:])[2])"],
+        capture_output=True, text=True, check=True).stdout.split()
+    return {"models": rows, "median_ratio": round(statistics.median(
+                r["ratio"] for r in rows.values()), 3),
+            "first_call_ms": round(float(first[0]) * 1000, 1),
+            "later_call_ms": round(float(first[1]) * 1000, 1),
+            "first_call_extra_ms": round((float(first[0]) - float(first[1])) * 1000, 1)}
+
+
 # -- report ---------------------------------------------------------------------------------
 def table(results: dict) -> str:
     lines = []
@@ -262,6 +324,19 @@ def table(results: dict) -> str:
     add(f"growth: {gf['ms_per_layer']:.3f} ms per layer + {gf['intercept_ms']:.1f} ms, "
         f"linear fit R^2 = {gf['linear_fit_r2']:.3f}")
     add("")
+    d = results.get("doctor")
+    if d:
+        add("| doctor on | diagnose (ms) | bare fwd+bwd (ms) | ratio | target |")
+        add("|---|---:|---:|---:|---|")
+        for name, r in d["models"].items():
+            ok = "ok" if r["ratio"] <= TARGETS["doctor_ratio"] else "OVER"
+            add(f"| {name} | {r['diagnose_ms']:.1f} | {r['bare_forward_backward_ms']:.1f} | "
+                f"{r['ratio']:.2f} | {ok} <= 3 |")
+        ok = "ok" if d["first_call_extra_ms"] <= TARGETS["doctor_first_call_ms"] else "OVER"
+        add(f"median ratio {d['median_ratio']:.2f}; first call in a fresh process "
+            f"{d['first_call_ms']:.0f} ms, later calls {d['later_call_ms']:.0f} ms: "
+            f"{d['first_call_extra_ms']:.0f} ms extra ({ok} <= 500 ms)")
+        add("")
     c = results["choices"]
     add("| choice | setting A | setting B |")
     add("|---|---:|---:|")
@@ -308,6 +383,8 @@ def main(argv=None) -> int:
     vgcourse.setup(seed=0)
     print("timing gradient_flow ...", flush=True)
     results["gradient_flow"] = bench_gradient_flow(repeats=args.repeats)
+    print("timing the gradient doctor on the zoo ...", flush=True)
+    results["doctor"] = bench_doctor(repeats=args.repeats)
     print("timing the design choices ...", flush=True)
     results["choices"] = bench_choices(repeats=args.repeats)
     results["load_average_at_end"] = round(load(), 2)

@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 from nbconvert.preprocessors import TagRemovePreprocessor
 from nbgrader.preprocessors import ClearSolutions
 
-from vgcourse.assign import (
+from vgcourse.authoring.assign import (
     has_markers,
     main,
     mark_solutions,
@@ -24,7 +24,7 @@ from vgcourse.assign import (
     student_notebook,
     unmarked_cells,
 )
-from vgcourse.syllabus import BEGIN, END, check_ids, source, toc_notebooks
+from vgcourse.authoring.syllabus import BEGIN, END, check_ids, source, toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = toc_notebooks(ROOT)
@@ -44,7 +44,7 @@ def test_every_marker_cell_carries_nbgrader_solution_metadata(path):
     missing = unmarked_cells(nb)
     assert not missing, (
         f"{path.name}: cells {missing} hold {BEGIN!r} but no nbgrader metadata; run "
-        f"`.venv/bin/python -m vgcourse.assign --mark book/{path.name}`")
+        f"`.venv/bin/python -m vgcourse.authoring.assign --mark book/{path.name}`")
     grade_ids = [c["metadata"]["nbgrader"]["grade_id"] for c in nb["cells"] if has_markers(c)]
     assert len(grade_ids) == len(set(grade_ids)), f"{path.name}: grade_ids repeat: {grade_ids}"
 

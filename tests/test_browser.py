@@ -330,3 +330,204 @@ def test_a_setting_the_sweep_lacks_is_announced_not_silently_reset(browser, tmp_
     assert shown_right_frame and style == "0"
     assert "Not precomputed: slope = 10, style = dashed" in status
     assert "style = solid went back to the default" in status
+
+
+# -- every reader: screen reader, keyboard, dark mode, phone (issue 17) ----------------------
+# These run after the tests above (pytest keeps a module's order) on the same loaded pages; each
+# restores what it changes (theme, viewport).
+AXE = Path(__file__).resolve().parents[1] / ".node" / "node_modules" / "axe-core" / "axe.min.js"
+BAD_ALT = re.compile(r"^\s*$|\.(png|jpe?g|gif|svg|webp)\s*$|^data:|_images/|<Figure size|"
+                     r"^(figure|image|plot|experiment figure)$", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=str)
+def test_every_figure_has_alt_text_that_says_what_it_shows(visit, page):
+    images = visit(page).page.eval_on_selector_all(
+        "article img", "els => els.map(e => [e.getAttribute('alt'), e.src.slice(0, 60)])")
+    bad = [(alt, src) for alt, src in images if alt is None or BAD_ALT.search(alt)
+           or len(alt) < 20]
+    assert not bad, f"{page.html}: {len(bad)} of {len(images)} images lack a description: {bad[:3]}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=str)
+def test_axe_finds_no_serious_or_critical_violation(visit, html, page):
+    """axe-core (npm, installed into .node/ by `make axe`; no CDN) over the whole page. The
+    moderate and minor findings are written to ``_build/axe/<page>.json`` for review."""
+    import json
+
+    if not AXE.exists():
+        skip_or_fail(f"axe-core is not installed at {AXE}; run `make axe` (needs npm)")
+    tab = visit(page).page
+    if not tab.evaluate("() => typeof window.axe !== 'undefined'"):
+        tab.add_script_tag(path=str(AXE))
+    violations = tab.evaluate("""async () => {
+      const r = await axe.run(document, {resultTypes: ["violations"]});
+      return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ")), count: v.nodes.length}));
+    }""")
+    out = html.parent / "axe"
+    out.mkdir(exist_ok=True)
+    (out / f"{page.name}.json").write_text(json.dumps(violations, indent=1))
+    grave = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not grave, f"{page.html}: " + "\n".join(
+        f"{v['impact']} {v['id']} ({v['count']}×): {v['help']} — {v['nodes']}" for v in grave)
+
+
+SWEEP_STATE = """sweep => ({src: sweep.querySelector('img.vgx-frame').src,
+  alt: sweep.querySelector('img.vgx-frame').alt})"""
+
+
+@pytest.mark.parametrize("page", NOTEBOOKS, ids=str)
+def test_sweeps_work_from_the_keyboard_and_never_play_by_themselves(visit, page):
+    tab = visit(page).page
+    sweeps = tab.locator("div.vgx-sweep")
+    for i in range(sweeps.count()):
+        sweep = sweeps.nth(i)
+        start = sweep.evaluate(SWEEP_STATE)
+        tab.wait_for_timeout(300)
+        assert sweep.evaluate(SWEEP_STATE) == start, f"{page.html}: sweep {i + 1} plays by itself"
+        controls = sweep.locator("input[type=range][data-name], select[data-name]")
+        for j in range(controls.count()):
+            control = controls.nth(j)
+            original = control.input_value()
+            last = control.evaluate("el => el.tagName === 'SELECT' ? el.options.length - 1 "
+                                    ": Number(el.max)")
+            key = "ArrowLeft" if str(original) == str(last) else "ArrowRight"
+            if control.evaluate("el => el.tagName") == "SELECT":
+                key = "ArrowUp" if str(original) == str(last) else "ArrowDown"
+            control.focus()
+            assert control.evaluate("el => document.activeElement === el")
+            control.press(key)
+            after = sweep.evaluate(SWEEP_STATE)
+            name = control.get_attribute("data-name")
+            assert control.input_value() != original, f"{page.html}: {key} did not move {name}"
+            assert after["src"] != start["src"], f"{page.html}: {key} on {name}: same frame"
+            assert after["alt"] != start["alt"] and f"{name} = " in after["alt"], after["alt"]
+            if control.evaluate("el => el.type") == "range":  # announced as the value, not index
+                text = control.get_attribute("aria-valuetext") or ""
+                assert text.startswith(f"{name} = ") and text.split(" = ", 1)[1] in after["alt"]
+            control.press("ArrowLeft" if key == "ArrowRight" else
+                          "ArrowRight" if key == "ArrowLeft" else
+                          "ArrowDown" if key == "ArrowUp" else "ArrowUp")
+            assert control.input_value() == original
+            assert sweep.evaluate(SWEEP_STATE) == start
+
+
+# Code a reader reads (chapter cells, examples in the text); printed output may scroll.
+CLIPPED_CODE = """() => Array.from(document.querySelectorAll(
+    "article div.cell_input div.highlight pre, article div.highlight-python pre"))
+  .filter(pre => pre.offsetParent !== null && pre.scrollWidth > pre.clientWidth + 1)
+  .map(pre => [pre.scrollWidth, pre.clientWidth,
+               pre.textContent.split("\\n").reduce((a, b) => a.length >= b.length ? a : b)])"""
+
+
+@pytest.mark.parametrize("page", PAGES, ids=str)
+def test_no_code_block_is_wider_than_its_box(visit, page):
+    """The reader sees every line of code whole (`make format` fits the chapters to the page)."""
+    clipped = visit(page).page.evaluate(CLIPPED_CODE)
+    assert not clipped, f"{page.html}: {len(clipped)} code blocks overflow; widest lines: " + \
+        "; ".join(repr(line) for *_, line in clipped[:3])
+
+
+def _contrast(fg, bg) -> float:
+    def lum(rgb):
+        c = [v / 255 for v in rgb]
+        c = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    hi, lo = sorted((lum(fg), lum(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+# Text colour and the colour actually behind it for the article's paragraphs, list items and
+# headings; and the corner pixel of every loaded figure (an opaque, light background).
+DARK_CHECK = """() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const behind = el => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const text = Array.from(document.querySelectorAll(
+      "article p, article li, article h1, article h2"))
+    .filter(el => el.offsetParent !== null && el.textContent.trim())
+    .slice(0, 200).map(el => [rgb(getComputedStyle(el).color).slice(0, 3), behind(el),
+                               el.textContent.trim().slice(0, 40)]);
+  const figures = Array.from(document.querySelectorAll("article img"))
+    .filter(img => img.complete && img.naturalWidth > 0 && !img.src.endsWith(".svg"))
+    .map(img => {
+      const c = document.createElement("canvas");
+      c.width = img.naturalWidth; c.height = img.naturalHeight;
+      const g = c.getContext("2d"); g.drawImage(img, 0, 0);
+      return [img.src.slice(-40), Array.from(g.getImageData(1, 1, 1, 1).data)];
+    });
+  return {text, figures};
+}"""
+
+
+def _set_theme(tab, mode: str) -> None:
+    tab.evaluate("mode => { document.documentElement.dataset.theme = mode; "
+                 "document.documentElement.dataset.mode = mode; }", mode)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=str)
+def test_dark_mode_is_legible_and_screenshotted(visit, html, page):
+    """The theme's dark mode (as its toggle sets it): text contrast at least 4.5:1 (WCAG AA)
+    and every figure on an opaque light background; a screenshot in screenshots/dark/."""
+    tab = visit(page).page
+    shots = html.parent / "screenshots" / "dark"
+    shots.mkdir(parents=True, exist_ok=True)
+    tab.emulate_media(color_scheme="dark")
+    _set_theme(tab, "dark")
+    try:
+        tab.wait_for_timeout(100)
+        found = tab.evaluate(DARK_CHECK)
+        tab.screenshot(path=str(shots / f"{page.name}.png"), full_page=True)
+    finally:
+        tab.emulate_media(color_scheme="light")
+        _set_theme(tab, "light")
+    low = [(round(_contrast(fg, bg), 2), words) for fg, bg, words in found["text"]
+           if _contrast(fg, bg) < 4.5]
+    assert found["text"] and not low, f"{page.html}: low contrast in dark mode: {low[:5]}"
+    see_through = [src for src, (r, g, b, a) in found["figures"] if a < 255 or r + g + b < 600]
+    assert not see_through, f"{page.html}: figures without an opaque light background: " \
+        f"{see_through[:3]}"
+    assert (shots / f"{page.name}.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("page", PAGES, ids=str)
+def test_phone_width_has_no_horizontal_overflow(visit, html, page):
+    """At 390 px wide (a phone) the page does not scroll sideways, figures and sweeps fit, and
+    the sweep controls stay usable; a screenshot in screenshots/mobile/."""
+    tab = visit(page).page
+    shots = html.parent / "screenshots" / "mobile"
+    shots.mkdir(parents=True, exist_ok=True)
+    tab.set_viewport_size({"width": 390, "height": 844})
+    try:
+        tab.wait_for_timeout(200)
+        found = tab.evaluate("""() => {
+          // inside a box that scrolls sideways on its own (a wide table), not the page
+          const scrolls = el => { for (; el && el !== document.body; el = el.parentElement) {
+            if (/auto|scroll/.test(getComputedStyle(el).overflowX)
+                && el.getBoundingClientRect().right <= 391) return true; } return false; };
+          return {
+          page: document.documentElement.scrollWidth,
+          wide: Array.from(document.querySelectorAll("article img, div.vgx-sweep, table"))
+            .filter(e => e.offsetParent !== null && e.getBoundingClientRect().right > 391
+                         && !scrolls(e.parentElement))
+            .map(e => e.tagName + "." + e.className + " "
+                      + Math.round(e.getBoundingClientRect().right)),
+          controls: Array.from(document.querySelectorAll("div.vgx-sweep [data-name]"))
+            .filter(e => { const r = e.getBoundingClientRect();
+                           return r.width < 24 || r.height < 16 || r.right > 391; })
+            .map(e => e.dataset.name),
+        }; }""")
+        tab.screenshot(path=str(shots / f"{page.name}.png"), full_page=True)
+    finally:
+        tab.set_viewport_size({"width": 1280, "height": 900})
+    assert found["page"] <= 390, f"{page.html}: the page is {found['page']} px wide at 390 px"
+    assert not found["wide"], f"{page.html}: wider than the phone: {found['wide'][:5]}"
+    assert not found["controls"], f"{page.html}: sweep controls too small or off screen: " \
+        f"{found['controls']}"

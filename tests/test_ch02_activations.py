@@ -61,22 +61,47 @@ def test_sigmoid_chi_is_below_a_sixteenth_of_sigma_w_squared():
         assert theory.chi("sigmoid", sigma_w) < sigma_w**2 / 16
 
 
-@pytest.mark.parametrize("seed", range(2))
-def test_gradient_norms_at_initialisation_follow_mean_field_for_all_eight(seed):
-    depth, width = 12, 256
-    x, y = batch(width, 64, seed)
-    for name in EIGHT:
-        act = vgcourse.get_activation(name)
+# Spread between seeds of ln(measured / predicted ‖δ_1‖) over 11 layers at n = 256, measured
+# over 6 seeds (sigmoid 0.215, relu 0.109, leaky_relu 0.113, selu 0.084, elu 0.066, tanh 0.054;
+# gelu 0.23, silu 0.21), rounded up.
+_FIRST_LAYER_SPREAD = {"sigmoid": 0.22, "gelu": 0.24, "silu": 0.24}
+
+
+@pytest.mark.parametrize("name", EIGHT)
+def test_gradient_norms_at_initialisation_follow_mean_field_for_all_eight(name):
+    """ln(‖δ_1‖ measured / predicted), averaged over 6 seeds, within four standard errors.
+
+    The spread between seeds (above; 0.12 unless listed) comes from each layer's log-factor
+    fluctuating by O(1/√n), summed over 11 layers. Four standard errors of the mean of 6 seeds
+    is 4 · 0.12/√6 ≈ 0.20 for most activations (0.36 for the sigmoid): a χ off by 4 % per layer
+    moves the first layer by 11 · ln 1.04 / 2 ≈ 0.22 and fails (the former single-seed bound,
+    0.5, let through 9.5 %).
+
+    GELU and SiLU are the exception: their mean gap is +0.38 ± 0.09 (6 seeds), a systematic
+    excess over the mean-field recursion of about 3.5 % per layer in the norm, well outside the
+    noise. Until it is explained they keep the former bound of 0.5 on the mean.
+    """
+    depth, width, seeds = 12, 256, range(6)
+    act = vgcourse.get_activation(name)
+    gaps = []
+    for seed in seeds:
+        x, y = batch(width, 64, seed)
         model = vgcourse.mlp(depth, width, activation=name, init="lecun", gain=act.gain,
                              seed=seed, dtype=torch.float64)
         flow = vgcourse.gradient_flow(model, x, y)
         predicted = theory.predicted_gradient_norms(name, act.gain, depth=depth,
                                                     top=flow.activation_grad_norms[-1])
-        # Finite width: each layer's log-factor fluctuates by O(1/sqrt(n)); over 11 layers at
-        # n = 256 the measured gap was at most 0.37 in 3 seeds. 0.5 still fails a χ off by 10 %
-        # per layer (11 · ln 1.1 / 2 ≈ 0.52 on the norm) and the sigmoid's total is ≈ 16.
-        gap = abs(math.log(flow.activation_grad_norms[0] / predicted[0]))
-        assert gap < 0.5, (name, gap)
+        gaps.append(math.log(flow.activation_grad_norms[0] / predicted[0]))
+    tolerance = 4 * _FIRST_LAYER_SPREAD.get(name, 0.12) / math.sqrt(len(seeds))
+    if name in ("gelu", "silu"):
+        tolerance = 0.5
+    assert abs(sum(gaps) / len(gaps)) < tolerance, (name, gaps)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_deep_sigmoid_gradient_vanishes_by_six_decades(seed):
+    depth, width = 12, 256
+    x, y = batch(width, 64, seed)
     sigmoid = vgcourse.mlp(depth, width, activation="sigmoid", init="lecun", seed=seed,
                            dtype=torch.float64)
     flow = vgcourse.gradient_flow(sigmoid, x, y)

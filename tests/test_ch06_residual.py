@@ -6,8 +6,7 @@ import pytest
 import torch
 
 import vgcourse
-from vgcourse import theory
-from vgcourse.check import check
+from vgcourse import check, theory
 from vgcourse.residual import (
     autocorrelation,
     freeze_batch_statistics,

@@ -66,4 +66,4 @@ def test_gated_models_replay_their_fused_layer_exactly(corpus):
         x = model.embed(ids)
         fused, _ = model.core.recurrent(x)
         replayed = torch.stack([s[0] for s in model.core.states(x)[1:]], dim=1)
-        assert torch.allclose(fused, replayed, atol=1e-12), cell
+        assert torch.allclose(fused, replayed, rtol=0, atol=1e-12), cell  # float64, |h| < 1

@@ -6,8 +6,11 @@ already installed, as Colab has its own, and every other package at a version th
 kernel start as Colab does:
 
 1. the chapter's own first cell runs, with only ``VGCOURSE_REPO``/``VGCOURSE_REF`` pointed at a
-   local clone of this repository (a snapshot of the working tree, tagged), so its own
-   ``%pip install "vgcourse @ git+{VGCOURSE_REPO}@{VGCOURSE_REF}"`` line does the install;
+   local clone of this repository at its committed ``HEAD`` (or ``$VGCOURSE_PARITY_REF``),
+   tagged, so its own ``%pip install "vgcourse @ git+{VGCOURSE_REPO}@{VGCOURSE_REF}"`` line
+   does the install. What a learner gets is the committed tree: an uncommitted or untracked
+   module, or a chapter not yet committed, is not in the clone and fails the test. The chapter
+   executed is the clone's copy too;
 2. the rest of the chapter executes in the same kernel, without errors;
 3. the environment afterwards holds exactly what it held before plus ``vgcourse``: torch,
    matplotlib, ipywidgets and every other distribution keep their version and their files
@@ -219,29 +222,21 @@ def _clean_env() -> dict[str, str]:
 
 
 # -- the repository, as Colab would fetch it ----------------------------------------------------
-def snapshot_clone(destination: Path) -> Path:
-    """A clone of this repository whose tagged head commit is the current working tree.
+def snapshot_clone(destination: Path, ref: str | None = None) -> Path:
+    """A clone of this repository, checked out and tagged at a committed ``ref``.
 
-    Uncommitted and untracked (not ignored) files are included, deleted ones left out, so the
-    chapter installs the package as it is on disk. Only the temporary clone is committed to.
+    ``ref`` defaults to ``$VGCOURSE_PARITY_REF`` or ``HEAD``. Only committed files are in it:
+    the working tree's uncommitted changes and untracked files are not what Colab fetches.
     """
-    git = ["git", "-c", "user.name=colab-parity", "-c", "user.email=parity@localhost",
-           "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"]
-    subprocess.run(git + ["clone", "--quiet", "--no-checkout", str(ROOT), str(destination)],
+    ref = ref or os.environ.get("VGCOURSE_PARITY_REF", "HEAD")
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(ROOT), str(destination)],
                    check=True)
-    listed = subprocess.run(
-        ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        check=True, capture_output=True).stdout.decode().split("\0")
-    for rel in filter(None, listed):
-        source = ROOT / rel
-        if source.is_file():
-            (destination / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / rel)
     run = {"cwd": destination, "check": True, "capture_output": True}
-    subprocess.run(git + ["add", "--all"], **run)
-    subprocess.run(git + ["commit", "--quiet", "--no-verify", "--allow-empty",
-                          "-m", "working tree snapshot for the Colab parity test"], **run)
-    subprocess.run(git + ["tag", SNAPSHOT_TAG], **run)
+    subprocess.run(["git", "-c", "advice.detachedHead=false", "checkout", "--quiet", commit],
+                   **run)
+    subprocess.run(["git", "-c", "tag.gpgsign=false", "tag", SNAPSHOT_TAG, commit], **run)
     return destination
 
 
@@ -312,8 +307,11 @@ def test_chapter_installs_and_runs_like_in_colab(path, clone, tmp_path):
     venv = fresh_parity_venv()
     before = distributions(venv)
     assert "vgcourse" not in before, "the parity environment must start without vgcourse"
+    committed = clone / path.relative_to(ROOT)
+    assert committed.exists(), f"{path.name} is not committed at the tested ref; Colab opens " \
+        "the committed notebook"
     start = time.perf_counter()
-    report, cells = run_like_colab(path, venv, clone, tmp_path)
+    report, cells = run_like_colab(committed, venv, clone, tmp_path)
     seconds = time.perf_counter() - start
     after = distributions(venv)
 

@@ -1,5 +1,6 @@
 """explore(): the live panel, the static sweep, and the switch between them."""
 
+import json
 import re
 
 import matplotlib
@@ -9,7 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 import vgcourse
-from vgcourse.explore import MAX_FRAMES
+from vgcourse.exploring import MAX_FRAMES
 
 
 def line(slope, style="solid"):
@@ -43,7 +44,11 @@ def test_static_html_embeds_every_frame_and_a_control_per_parameter():
     payload = re.search(r'class="vgx-data">(.*?)</script>', html, re.S).group(1)
     assert payload.count("data:image/png;base64,") == 6
     assert "type='range' data-name='slope'" in html and "<select data-name='style'" in html
-    assert 'alt="A line."' in html
+    # each frame's alt text: the description, the figure in words, then the setting it shows
+    first = re.search(r'<img class="vgx-frame"[^>]* alt="([^"]*)"', html).group(1)
+    assert first.startswith("A line. Figure: ") and first.endswith("slope = 1, style = solid.")
+    alts = json.loads(payload.replace("<\\/", "</"))["alts"]
+    assert len(set(alts.values())) == 6 and "slope = 3, style = dashed." in alts["2,1"]
     assert len(set(re.findall(r"data:image/png;base64,[A-Za-z0-9+/=]+", payload))) == 6
 
 

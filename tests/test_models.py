@@ -33,7 +33,8 @@ def test_mlp_dtype_and_init():
     model = vgcourse.mlp(3, 8, init="orthogonal", gain=2.0, dtype=torch.float64)
     w = model.hidden[1].linear.weight
     assert w.dtype == torch.float64
-    assert torch.allclose(w @ w.T, 4 * torch.eye(8, dtype=torch.float64), atol=1e-12)
+    # gain² · I up to float64 round-off (~1e-15); absolute: the off-diagonal target is 0
+    assert torch.allclose(w @ w.T, 4 * torch.eye(8, dtype=torch.float64), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,7 @@ def test_mlp_dtype_and_init():
         ({"depth": 2.5}, "depth=2.5"),
         ({"depth": 2, "width": -1}, "width=-1"),
         ({"depth": 2, "activation": "swish"}, "activation='swish'"),
-        ({"depth": 2, "init": "glorot"}, "scheme='glorot'"),
+        ({"depth": 2, "init": "glorot"}, "init='glorot'"),
         ({"depth": 2, "out_features": 0}, "out_features=0"),
     ],
 )
@@ -90,7 +91,7 @@ def test_norm_layer_places_the_norm_before_the_activation():
     x = torch.randn(16, 8, dtype=torch.float64)
     expected = torch.relu(nn.functional.batch_norm(layer.linear(x), None, None, training=True,
                                                    eps=layer.norm.eps))
-    assert torch.allclose(layer(x), expected, atol=1e-12)
+    assert torch.allclose(layer(x), expected, rtol=0, atol=1e-12)  # O(1) values, float64
     assert layer.pre_activation is layer.norm
 
 
@@ -100,7 +101,7 @@ def test_residual_block_without_norm_is_x_plus_scaled_branch():
     block = model.hidden[0]
     x = torch.randn(5, 8, dtype=torch.float64)
     branch = block.linear2(torch.relu(block.linear(x)))
-    assert torch.allclose(block(x), x + 0.3 * branch, atol=1e-12)
+    assert torch.allclose(block(x), x + 0.3 * branch, rtol=0, atol=1e-12)  # float64 round-off
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"norm": "batch"},
@@ -114,7 +115,7 @@ def test_zero_init_makes_every_block_the_identity(kwargs):
         h_next = block(h)
         # post-norm applies relu after the sum, so the identity holds for non-negative inputs
         expected = torch.relu(h) if kwargs.get("norm") == "batch" else h
-        assert torch.allclose(h_next, expected, atol=1e-12)
+        assert torch.allclose(h_next, expected, rtol=0, atol=1e-12)  # float64 round-off
         h = h_next
 
 

@@ -239,8 +239,14 @@ def test_forward_shapes_and_linear_rnn_forward():
         model = sequence_model(cell, input_size=2, output_size=10, output="all")
         assert model(x).shape == (3, 9, 10)
     linear = sequence_model("rnn", input_size=2, nonlinearity="identity", spectral_radius=1.0)
-    h = linear.states(x)[-1][0]
-    assert torch.allclose(linear(x), linear.readout(h))
+    # a linear RNN unrolled in closed form, not step by step as forward runs it:
+    # h_T = Σ_t W_hh^(T−t) (W_ih x_t + b_ih + b_hh)
+    w = {k: v.detach().double() for k, v in linear.cell_weights().items()}
+    steps = x.shape[1]
+    h = sum((x[:, t].double() @ w["weight_ih"].T + w["bias_ih"] + w["bias_hh"])
+            @ torch.linalg.matrix_power(w["weight_hh"], steps - 1 - t).T for t in range(steps))
+    expected = linear.readout.double()(h)
+    assert torch.allclose(linear.double()(x.double()), expected, rtol=0, atol=1e-12)  # float64
 
 
 def test_seed_fixes_the_weights_and_probe_leaves_the_model_alone():

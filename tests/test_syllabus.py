@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from vgcourse import syllabus
-from vgcourse.assign import self_checks
-from vgcourse.sphinxext import colab_link
+from vgcourse.authoring import syllabus
+from vgcourse.authoring.assign import self_checks
+from vgcourse.authoring.sphinxext import colab_link
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = syllabus.toc_notebooks(ROOT)

@@ -16,15 +16,15 @@ from . import (
     theory,
 )
 from .activations import ACTIVATIONS, Activation, get_activation
-from .check import Feedback, check, exercises
+from .checking import Feedback, check, exercises
 from .doctor import Report, diagnose
-from .explore import Explorer, explore
+from .exploring import Explorer, explore
 from .init import initialize
 from .models import MLP, mlp
 from .probe import GradientFlow, gradient_flow, jacobian_spectrum, preactivation_moments
 from .recurrent import SequenceModel, gradient_through_time, sequence_model
 from .reproducible import setup
-from .train import History, train
+from .training import History, train
 
 __version__ = "0.1.0"
 

@@ -50,6 +50,10 @@ class Activation:
         ``phi'`` written in terms of the output ``h = phi(x)`` where that is possible, so that
         a measurement that already holds ``h`` need not recompute ``phi`` (GELU and SiLU are
         not monotone and have none).
+    piecewise_linear : bool
+        Whether φ is linear on each side of 0 (identity, ReLU, leaky ReLU), so φ' takes one
+        value for u < 0 and one for u > 0 and Gaussian averages of it do not depend on the
+        variance: the closed forms of :mod:`vgcourse.theory` branch on this.
     """
 
     name: str
@@ -60,6 +64,7 @@ class Activation:
     gain: float
     saturates: bool = False
     derivative_from_output: Callable[[Tensor], Tensor] | None = None
+    piecewise_linear: bool = False
 
     @cached_property
     def derivative_sup(self) -> float:
@@ -80,12 +85,18 @@ def _gelu_derivative(x: Tensor) -> Tensor:
     # d/dx [x Phi(x)] = Phi(x) + x phi(x), with the exact (erf) GELU that nn.GELU uses.
     cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
     pdf = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-    return cdf + x * pdf
+    return cdf + _finite_or_zero(x, x * pdf)  # x·pdf → 0 as x → ±inf (not inf·0 = NaN)
 
 
 def _silu_derivative(x: Tensor) -> Tensor:
     s = torch.sigmoid(x)
-    return s * (1 + x * (1 - s))
+    # the limits are 1 at +inf and 0 at -inf, not the NaN of inf·0
+    return torch.where(torch.isinf(x), s, s * (1 + x * (1 - s)))
+
+
+def _finite_or_zero(x: Tensor, value: Tensor) -> Tensor:
+    """``value`` where ``x`` is finite, 0 where it is ±inf."""
+    return torch.where(torch.isinf(x), torch.zeros_like(value), value)
 
 
 #: Every registered activation by name: identity, sigmoid, tanh, relu, leaky_relu, elu, selu,
@@ -94,7 +105,7 @@ ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
         Activation("identity", "linear", lambda x: x, torch.ones_like, nn.Identity, 1.0,
-                   derivative_from_output=torch.ones_like),
+                   derivative_from_output=torch.ones_like, piecewise_linear=True),
         Activation(
             "sigmoid", "sigmoid", torch.sigmoid, _sigmoid_derivative, nn.Sigmoid, 1.0,
             saturates=True, derivative_from_output=lambda h: h * (1 - h),
@@ -105,7 +116,7 @@ ACTIVATIONS: dict[str, Activation] = {
         ),
         Activation(
             "relu", "ReLU", torch.relu, lambda x: (x > 0).to(x.dtype), nn.ReLU, math.sqrt(2),
-            derivative_from_output=lambda h: (h > 0).to(h.dtype),
+            derivative_from_output=lambda h: (h > 0).to(h.dtype), piecewise_linear=True,
         ),
         Activation(
             "leaky_relu",
@@ -116,6 +127,7 @@ ACTIVATIONS: dict[str, Activation] = {
             math.sqrt(2 / (1 + _LEAKY_SLOPE**2)),
             derivative_from_output=lambda h: torch.where(
                 h > 0, torch.ones_like(h), torch.full_like(h, _LEAKY_SLOPE)),
+            piecewise_linear=True,
         ),
         Activation(
             "elu",

@@ -16,7 +16,7 @@ from torch import nn
 from ._validation import check_choice, check_int
 from .doctor import diagnose
 from .models import mlp
-from .train import History, train
+from .training import History, train
 
 #: The image classifiers of the case study: ``mlp`` arguments, in the order of the fixes.
 DIGIT_NETWORKS = {
@@ -146,7 +146,8 @@ def run_case(
         if step in marks:
             found[step] = (accuracy(net, x_test, y_test), diagnose(net, *probe).verdict)
 
-    history = train(model, train_data, steps=steps, lr=lr, momentum=momentum,
+    history = train(model, train_data, steps=steps, lr=lr,
+                    momentum=momentum if optimizer == "sgd" else 0.0,  # Adam has no momentum
                     optimizer=optimizer, loss="cross_entropy", batch_size=64, seed=seed,
                     show_progress=show_progress, callback=callback)
     run = CaseRun(name=name, model=model, history=history)

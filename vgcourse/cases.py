@@ -14,7 +14,7 @@ from ._validation import check_choice
 from .data import gaussian_clusters
 from .models import mlp
 from .probe import GradientFlow, gradient_flow
-from .train import History, train
+from .training import History, train
 
 
 @dataclass(frozen=True)

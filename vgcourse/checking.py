@@ -1,18 +1,17 @@
 """Instant feedback on exercises: ``check("01-sigmoid-derivative", my_function)``.
 
-Each exercise registers a checker (in ``vgcourse/checks/``) that compares an answer with the
+Each exercise registers a checker (in ``vgcourse/checks/``, with
+:func:`vgcourse.checks.register`) that compares an answer with the
 reference and, when it is wrong, names what is wrong without printing the solution.
 """
 
 from __future__ import annotations
 
 import html
-import math
-import re
 from dataclasses import dataclass
-from typing import Callable
 
 from ._validation import check_choice
+from .checks import CHECKERS, Wrong
 
 
 @dataclass(frozen=True)
@@ -41,56 +40,9 @@ class Feedback:
                 f"{html.escape(str(self))}</div>")
 
 
-class Wrong(Exception):
-    """Raised by a checker with a hint that names what is wrong."""
-
-
-def as_number(answer) -> float:
-    """A checker's view of a numeric answer: a float, or :class:`Wrong` saying what came instead
-    (a one-element tensor counts as a number)."""
-    if hasattr(answer, "numel") and answer.numel() != 1:
-        raise Wrong(f"expected one number, got a tensor of shape {tuple(answer.shape)}.")
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
-
-
-def close(a: float, b: float, rel: float = 1e-6) -> bool:
-    """Relative closeness for checkers: ``|a − b| <= rel·max(|a|, |b|)``."""
-    return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
-
-
-_CHECKERS: dict[str, Callable] = {}
-
-
-def register(exercise: str):
-    """Decorator that registers ``checker(answer)`` for ``exercise``.
-
-    The checker returns a success message, or raises :class:`Wrong` with a hint. Identifiers
-    are ``"NN-name"`` (chapter number, then a short name) and must be unique.
-    """
-    if not re.fullmatch(r"\d\d-\w+(-\w+)*", str(exercise)):
-        raise ValueError(f"exercise={exercise!r} is not allowed; expected 'NN-name' with a "
-                         "two-digit chapter number and words joined by '-'.")
-
-    def decorate(checker):
-        previous = _CHECKERS.get(exercise)
-        name = (checker.__module__, checker.__qualname__)
-        if previous is not None and (previous.__module__, previous.__qualname__) != name:
-            raise ValueError(f"exercise={exercise!r} already has a checker "
-                             f"({_CHECKERS[exercise].__module__}); expected a new identifier.")
-        _CHECKERS[exercise] = checker
-        return checker
-
-    return decorate
-
-
 def exercises() -> list[str]:
     """The identifiers of every exercise that has a self-check."""
-    from . import checks  # noqa: F401  (registers the chapters' checkers)
-
-    return sorted(_CHECKERS)
+    return sorted(CHECKERS)
 
 
 def check(exercise: str, answer) -> Feedback:
@@ -114,7 +66,7 @@ def check(exercise: str, answer) -> Feedback:
     if answer is None or answer is Ellipsis:
         return Feedback(exercise, False, "replace the `...` with your answer.", solved=False)
     try:
-        message = _CHECKERS[exercise](answer)
+        message = CHECKERS[exercise](answer)
     except NotImplementedError:
         return Feedback(exercise, False, "your function still raises NotImplementedError; "
                         "fill in the marked region.", solved=False)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validation import check_choice, check_int, check_positive
+from ._validation import check_choice, check_int, check_positive, check_seed
 
 # Models draw their weights from torch.Generator().manual_seed(seed); data drawn from the very
 # same stream would correlate the inputs with the first weight matrix (x and W_1 would share
@@ -21,6 +21,7 @@ _DATA_STREAM = 0x5EED_DA7A
 
 def _generator(seed: int) -> torch.Generator:
     """The random stream for data with this seed, distinct from the models' stream."""
+    check_seed("seed", seed)
     return torch.Generator().manual_seed(_DATA_STREAM + seed)
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ._validation import check_int, check_positive
+from .probe import cosine, flat_gradient  # noqa: F401  (defined once, in probe; used here too)
 
 
 def cliff(
@@ -212,23 +213,6 @@ def recurrent_jacobian_norms(
     return norms
 
 
-def flat_gradient(model: nn.Module) -> torch.Tensor:
-    """All parameter gradients of ``model`` concatenated into one float64 vector (0 if None)."""
-    return torch.cat([
-        (p.grad if p.grad is not None else torch.zeros_like(p)).detach().double().flatten()
-        for p in model.parameters()
-    ])
-
-
-def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Cosine of the angle between two vectors (flattened), computed in float64."""
-    a, b = a.double().flatten(), b.double().flatten()
-    denominator = float(a.norm() * b.norm())
-    if denominator == 0:
-        raise ValueError("cosine of a zero vector is undefined; both vectors must be nonzero.")
-    return float(a @ b) / denominator
-
-
 def recall_run(
     spectral_radius: float = 1.5,
     lr: float = 0.05,
@@ -268,7 +252,7 @@ def recall_run(
         Mean squared error on all 512 training sequences after training (inf when the run
         diverged or its weights are no longer finite). Predicting 0 scores about 1.
     """
-    from .train import train
+    from .training import train
 
     model = tanh_rnn(hidden=hidden, spectral_radius=spectral_radius, seed=seed, device=device)
     x, y = recall_task(n=512, length=length, seed=100 + seed, device=device)
@@ -339,7 +323,7 @@ def least_squares_run(
     curvature : float
         λ_max of the loss's Hessian, :func:`readout_curvature` of x.
     """
-    from .train import train
+    from .training import train
 
     check_int("n", n)
     check_int("features", features)

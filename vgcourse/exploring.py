@@ -41,6 +41,10 @@ class Explorer:
                 raise ValueError(
                     f"{name}={grid[name]!r} is not allowed; expected a non-empty list of values."
                 )
+            repeated = [v for i, v in enumerate(values) if v in values[:i]]
+            if repeated:  # a slider position would have no frame of its own
+                raise ValueError(f"{name}={grid[name]!r} is not allowed: {repeated[0]!r} is "
+                                 "repeated; expected distinct values.")
             self.grid[name] = values
         self.defaults = {name: values[0] for name, values in self.grid.items()}
         for name, value in (defaults or {}).items():
@@ -56,9 +60,19 @@ class Explorer:
 
     # -- computing ---------------------------------------------------------------------------
     def figure(self, **params) -> Figure:
-        """Run the experiment at ``params`` (missing ones at their defaults); return its Figure."""
-        fig = self.fn(**{**self.defaults, **params})
+        """Run the experiment at ``params`` (missing ones at their defaults); return its Figure.
+
+        When the experiment raises, or returns something else than a Figure, every figure it
+        opened is closed before the error propagates.
+        """
+        before = set(plt.get_fignums())
+        try:
+            fig = self.fn(**{**self.defaults, **params})
+        except BaseException:
+            _close_new_figures(before)
+            raise
         if not isinstance(fig, Figure):
+            _close_new_figures(before)
             raise ValueError(
                 f"{getattr(self.fn, '__name__', 'fn')} returned {type(fig).__name__}; "
                 "explore needs a function that returns a matplotlib Figure."
@@ -67,11 +81,21 @@ class Explorer:
 
     def render(self, **params) -> bytes:
         """One update as a reader sees it: run, draw to PNG, close. Returns the PNG bytes."""
+        return self._render(params)[0]
+
+    def _render(self, params: dict) -> tuple[bytes, str]:
+        """The PNG of one setting and its alt text (the figure described, then the setting)."""
+        from .plots import _opaque_facecolor, describe_figure
+
         fig = self.figure(**params)
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=FRAME_DPI)
-        plt.close(fig)
-        return buffer.getvalue()
+        try:
+            fig.savefig(buffer, format="png", dpi=FRAME_DPI, facecolor=_opaque_facecolor(fig))
+            alt = describe_figure(fig, self.description)
+        finally:
+            plt.close(fig)
+        setting = ", ".join(f"{n} = {_format(v)}" for n, v in {**self.defaults, **params}.items())
+        return buffer.getvalue(), f"{alt} Setting: {setting}."
 
     @property
     def full_product(self) -> bool:
@@ -109,10 +133,16 @@ class Explorer:
         def redraw(change=None):
             values = {name: c.value for name, c in controls.items()}
             fig = self.figure(**values)
-            with output:
-                output.clear_output(wait=True)
-                display(fig)
-            plt.close(fig)
+            try:
+                if _in_kernel():
+                    with output:
+                        output.clear_output(wait=True)
+                        display(fig)
+                else:  # no front end to draw in: keep a text stand-in, print nothing
+                    output.outputs = ({"output_type": "display_data", "metadata": {},
+                                       "data": {"text/plain": repr(fig)}},)
+            finally:
+                plt.close(fig)
 
         for control in controls.values():
             control.observe(redraw, names="value")
@@ -124,14 +154,15 @@ class Explorer:
         names = list(self.grid)
         key = repr((self.fn.__qualname__, self.grid)).encode()
         uid = "vgx-" + hashlib.sha1(key).hexdigest()[:10]
-        frames = {}
+        frames, alts = {}, {}
         for setting in progress(self.frames(), desc="rendering sweep", leave=False):
             key = ",".join(str(self.grid[n].index(setting[n])) for n in names)
-            frames[key] = "data:image/png;base64," + base64.b64encode(
-                self.render(**setting)).decode()
+            png, alts[key] = self._render(setting)
+            frames[key] = "data:image/png;base64," + base64.b64encode(png).decode()
         default_index = {n: self.grid[n].index(self.defaults[n]) for n in names}
         rows = "".join(_static_control(uid, n, self.grid[n], default_index[n]) for n in names)
-        first = frames[",".join(str(default_index[n]) for n in names)]
+        first_key = ",".join(str(default_index[n]) for n in names)
+        first = frames[first_key]
         note = "" if self.full_product else (
             "<p class='vgx-note'>The full grid is large, so this sweep moves one parameter at a "
             "time with the others at their defaults; run the notebook for every combination.</p>")
@@ -140,9 +171,10 @@ class Explorer:
             "labels": {n: [_format(v) for v in self.grid[n]] for n in names},
             "defaults": default_index,
             "frames": frames,
+            "alts": alts,
             "description": self.description,
-        })
-        alt = html.escape(self.description or "Experiment figure", quote=True)
+        }).replace("</", "<\\/")  # a "</script>" in a label or alt text cannot end the block
+        alt = html.escape(alts[first_key], quote=True)
         return f"""<div class="vgx-sweep" id="{uid}">
 <div class="vgx-controls">{rows}</div>
 <img class="vgx-frame" src="{first}" alt="{alt}" style="max-width:100%">
@@ -192,6 +224,21 @@ def explore(fn, *, defaults: dict | None = None, description: str = "", **grid) 
     >>> panel = explore(experiment, depth=[5, 10, 20], activation=["tanh", "relu"])
     """
     return Explorer(fn, grid, defaults=defaults, description=description)
+
+
+def _close_new_figures(before: set) -> None:
+    for number in set(plt.get_fignums()) - before:
+        plt.close(number)
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter (or Colab) kernel, where widgets and display() have a front end."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def _format(value) -> str:
@@ -263,12 +310,23 @@ _SWEEP_JS = """
         "every combination.";
     }
     img.src = data.frames[key()];
-    img.alt = (data.description ? data.description + " " : "") + "(" + setting() + ")";
+    img.alt = data.alts[key()];
     data.names.forEach(function (n) {
       var out = document.getElementById("__UID__-" + n + "-value");
       if (out) { out.textContent = data.labels[n][index(n)]; }
     });
+    label();
   }
+  // A range input's value is the frame's index: screen readers announce the parameter's value.
+  function label() {
+    inputs.forEach(function (el) {
+      if (el.type === "range") {
+        var name = el.dataset.name;
+        el.setAttribute("aria-valuetext", name + " = " + data.labels[name][el.value]);
+      }
+    });
+  }
+  label();
   inputs.forEach(function (el) {
     el.addEventListener("input", update);
     el.addEventListener("change", update);

@@ -56,6 +56,8 @@ def initialize(
     nn.Module
         ``model`` itself, for chaining.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model is a {type(model).__name__}; expected a torch.nn.Module.")
     check_choice("scheme", scheme, SCHEMES)
     if gain is not None:
         check_positive("gain", gain, allow_zero=True)
@@ -84,6 +86,10 @@ def initialize(
 def _init_linear(layer: nn.Linear, scheme: str, std, generator) -> None:
     weight = layer.weight
     fan_out, fan_in = weight.shape
+    if weight.numel() == 0:  # a zero-width layer: no weight to draw, and 1/fan_in is undefined
+        if layer.bias is not None:
+            layer.bias.zero_()
+        return
     if scheme == "default":
         bound = 1 / math.sqrt(fan_in)
         weight.uniform_(-bound, bound, generator=generator)

@@ -15,9 +15,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_int, check_positive
+from ._validation import (
+    check_bool,
+    check_choice,
+    check_device,
+    check_dtype,
+    check_int,
+    check_positive,
+    check_seed,
+)
 from .activations import Activation, get_activation
-from .init import initialize
+from .init import SCHEMES, initialize
 
 NORMS = (None, "batch", "layer")
 NORM_POSITIONS = ("post", "pre")
@@ -244,7 +252,12 @@ def mlp(
     check_int("out_features", out_features)
     check_choice("norm", norm, NORMS)
     check_choice("norm_position", norm_position, NORM_POSITIONS)
-    check_choice("residual", residual, (False, True))
+    check_bool("residual", residual)
+    check_bool("zero_init", zero_init)
+    check_seed("seed", seed)
+    check_dtype("dtype", dtype)
+    check_device("device", device)
+    check_choice("init", init, SCHEMES)
     check_positive("branch_scale", branch_scale, allow_zero=True)
     check_positive("norm_eps", norm_eps)
     if not residual and (branch_scale != 1.0 or zero_init):
@@ -253,6 +266,25 @@ def mlp(
             "residual=True; a plain MLP has no branch."
         )
     act = get_activation(activation)
+    # Building the layers would draw PyTorch's default init from the global RNG, which the
+    # weights never use (they come from the seeded generator below): keep the global RNG as is.
+    with torch.random.fork_rng(devices=[]):
+        model = _build(depth, width, act, in_features, out_features, norm, residual,
+                       branch_scale, norm_position, norm_eps).to(dtype)
+    generator = torch.Generator().manual_seed(seed)
+    initialize(model, init, gain=gain, std=std, generator=generator)
+    if zero_init:
+        with torch.no_grad():
+            for block in model.hidden:
+                if block.normalised and block.placement == "post":
+                    block.norm2.weight.zero_()
+                else:
+                    block.linear2.weight.zero_()
+    return model.to(device)
+
+
+def _build(depth, width, act, in_features, out_features, norm, residual, branch_scale,
+           norm_position, norm_eps) -> MLP:
     projection = None
     if residual:
         if in_features != width:
@@ -265,14 +297,4 @@ def mlp(
             hidden = [HiddenLayer(a, b, act) for a, b in zip(sizes[:-1], sizes[1:])]
         else:
             hidden = [NormLayer(a, b, act, norm, norm_eps) for a, b in zip(sizes[:-1], sizes[1:])]
-    model = MLP(hidden, nn.Linear(width, out_features), input=projection).to(dtype)
-    generator = torch.Generator().manual_seed(seed)
-    initialize(model, init, gain=gain, std=std, generator=generator)
-    if zero_init:
-        with torch.no_grad():
-            for block in model.hidden:
-                if block.normalised and block.placement == "post":
-                    block.norm2.weight.zero_()
-                else:
-                    block.linear2.weight.zero_()
-    return model.to(device)
+    return MLP(hidden, nn.Linear(width, out_features), input=projection)

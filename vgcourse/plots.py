@@ -64,20 +64,23 @@ def plot_history(history, ax=None, label=None, color=None):
 def figure_to_html(fig, dpi: int = 90) -> str:
     """Embed a figure in HTML as a base64 PNG (and close it), for rich reprs."""
     import base64
+    import html
     import io
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor=_opaque_facecolor(fig))
     plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode()
-    alt = fig.axes[0].get_title() if fig.axes else "figure"
+    alt = html.escape(describe_figure(fig), quote=True)
     return f"<img src='data:image/png;base64,{data}' alt='{alt}'>"
 
 
 # the doctor's verdicts: one colour and marker each (Okabe–Ito), healthy first
 _VERDICT_STYLE = {"healthy": (PALETTE[0], "o"), "vanishing": (PALETTE[5], "v"),
                   "exploding": (PALETTE[1], "^"), "dead units": (PALETTE[7], "X"),
-                  "saturated": (PALETTE[4], "s")}
+                  "saturated": (PALETTE[4], "s"),
+                  "vanishing through time": (PALETTE[5], "<"),
+                  "exploding through time": (PALETTE[1], ">")}
 
 
 def plot_report(report, ax=None):
@@ -217,3 +220,181 @@ def plot_dashboard(history, flow=None, title: str = ""):
     if title:
         fig.suptitle(title)
     return fig
+
+
+# -- describing a figure in words (alt text) -------------------------------------------------
+_TEX = {r"\mathcal": "", r"\mathrm": "", r"\mathbf": "", r"\operatorname": "", r"\partial": "∂",
+        r"\|": "‖", r"\sigma": "σ", r"\delta": "δ", r"\chi": "χ", r"\gamma": "γ", r"\rho": "ρ",
+        r"\alpha": "α", r"\lambda": "λ", r"\tau": "τ", r"\eta": "η", r"\theta": "θ",
+        r"\beta": "β", r"\mu": "μ", r"\phi": "φ", r"\prod": "∏", r"\sum": "Σ", r"\cdot": "·",
+        r"\times": "×", r"\cdots": "…", r"\ldots": "…", r"\dots": "…", r"\sup": "sup",
+        r"\inf": "inf", r"\top": "ᵀ", r"\to": "→", r"\propto": "∝", r"\pm": "±",
+        r"\approx": "≈", r"\leq": "≤", r"\geq": "≥", r"\infty": "∞",
+        r"\sqrt": "√", r"\log": "log", r"\ln": "ln", r"\max": "max", r"\min": "min",
+        r"\,": " ", r"\;": " ", r"\ ": " ", r"\%": "%"}
+
+
+def plain_text(label: str) -> str:
+    """A matplotlib label with its mathtext (``$...$``) turned into readable plain text."""
+    import re
+
+    text = str(label)
+    for tex, plain in sorted(_TEX.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(tex, plain)
+    text = re.sub(r"\\[A-Za-z]+", "", text)  # any other command: drop the backslash word
+    text = text.replace("$", "").replace("{", "").replace("}", "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _axes_words(ax) -> str:
+    parts = []
+    title = plain_text(ax.get_title() or ax.get_title("left") or ax.get_title("right"))
+    if title:
+        parts.append(f"“{title}”")
+    ylabel, xlabel = plain_text(ax.get_ylabel()), plain_text(ax.get_xlabel())
+    if ylabel or xlabel:
+        yscale = " (log scale)" if ax.get_yscale() == "log" and "log" not in ylabel else ""
+        xscale = " (log scale)" if ax.get_xscale() == "log" and "log" not in xlabel else ""
+        parts.append(f"{ylabel or 'values'}{yscale} against {xlabel or 'position'}{xscale}")
+    lines = [line for line in ax.get_lines() if line.get_visible()
+             and not str(line.get_label()).startswith("_")]
+    legend = ax.get_legend()
+    entries = [plain_text(t.get_text()) for t in legend.get_texts()] if legend else \
+        [plain_text(line.get_label()) for line in lines]
+    entries = [e for e in entries if e]
+    count = len(ax.get_lines())
+    if count:
+        parts.append(f"{count} line{'s' if count != 1 else ''}")
+    if entries:
+        parts.append("legend: " + "; ".join(entries))
+    if ax.images:
+        parts.append(f"{len(ax.images)} image{'s' if len(ax.images) != 1 else ''}")
+    bars = [p for c in ax.containers for p in c] if ax.containers else []
+    if bars:
+        parts.append(f"{len(bars)} bars")
+    points = sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_offsets")
+                 and type(c).__name__ == "PathCollection")
+    if points:
+        parts.append(f"{points} scattered points")
+    return ", ".join(parts)
+
+
+def describe_figure(fig, prefix: str = "") -> str:
+    """Alt text for a figure: what it shows, read from its titles, axes, legends and lines.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+        The figure to describe (it is not changed).
+    prefix : str, optional
+        A sentence put first, such as the experiment's description.
+
+    Returns
+    -------
+    str
+        For example ``Figure: “Gradient flow”, ‖∂L/∂h_l‖ (log scale) against hidden layer l,
+        2 lines, legend: measured; theory.`` Never empty, never a file name.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.semilogy([1, 2, 3], [1, 0.1, 0.01], label="measured")
+    >>> _ = ax.set(title="Decay", xlabel="layer", ylabel="gradient norm"); _ = ax.legend()
+    >>> describe_figure(fig)
+    'Figure: “Decay”, gradient norm (log scale) against layer, 1 line, legend: measured.'
+    >>> plt.close(fig)
+    """
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"
+            and (ax.has_data() or ax.get_title() or ax.get_xlabel() or ax.get_ylabel())]
+    suptitle = plain_text(fig._suptitle.get_text()) if getattr(fig, "_suptitle", None) else ""
+    words = [_axes_words(ax) for ax in axes]
+    if len(axes) == 1:
+        body = "Figure: " + (f"“{suptitle}”, " if suptitle else "") + (words[0] or "one plot")
+    elif axes:
+        body = (f"Figure{f' “{suptitle}”' if suptitle else ''} with {len(axes)} panels. "
+                + " ".join(f"Panel {i}: {w or 'a plot'}." for i, w in enumerate(words, 1)))
+    else:
+        body = "Figure" + (f": “{suptitle}”" if suptitle else " without axes")
+    body = body if body.endswith(".") else body + "."
+    prefix = prefix.strip()
+    if prefix:
+        prefix = prefix if prefix.endswith((".", "!", "?")) else prefix + "."
+        return f"{prefix} {body}"
+    return body
+
+
+def _opaque_facecolor(fig):
+    """The figure's background, made opaque white when it is (partly) transparent, so the
+    figure stays legible on a dark page."""
+    from matplotlib.colors import to_rgba
+
+    face = to_rgba(fig.get_facecolor())
+    return face if face[3] >= 1 else "white"
+
+
+def _png_with_alt(fig, base=None):
+    """The IPython ``image/png`` formatter for a Figure: the PNG plus ``{"alt": ...}``."""
+    if base is None:
+        from IPython.core.pylabtools import print_figure
+
+        data = print_figure(fig, "png", base64=True, facecolor=_opaque_facecolor(fig))
+    else:
+        data = base(fig, facecolor=_opaque_facecolor(fig))
+    if not data:  # an empty figure: matplotlib_inline shows nothing either
+        return None
+    return data, {"alt": describe_figure(fig)}
+
+
+def install_figure_alt_text(shell=None) -> bool:
+    """Make every figure a notebook displays carry alt text, on an opaque background.
+
+    The ``image/png`` output of a displayed matplotlib Figure (``plt.show()``, or a Figure as
+    the last expression of a cell) gets the metadata ``{"image/png": {"alt": ...}}`` with
+    :func:`describe_figure`; the book build (``book/_ext/book_assets.py``) writes it to the
+    image's ``alt``. Jupyter and Colab show the same PNG as before. Called by
+    :func:`vgcourse.setup`; returns False outside IPython.
+
+    The inline backend (re)registers its own PNG formatter after the cell that first imports
+    pyplot has run, and again after ``%config InlineBackend.figure_formats``; so the wrapper is
+    also re-applied after every cell (a dictionary look-up) and follows the chosen format.
+    """
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None:
+        return False
+    # matplotlib resolves its backend at the first figure, and matplotlib_inline registers its
+    # formatter then: resolve it now, so that the first figure is wrapped too.
+    resolve = getattr(plt, "_get_backend_mod", None)
+    if resolve is not None:
+        try:
+            resolve()
+        except Exception:  # no usable backend: no figure is shown anyway
+            pass
+    _wrap_png_formatter(shell)
+    if not getattr(shell, "_vgcourse_alt_text", False):
+        shell.events.register("post_run_cell", lambda *args: _wrap_png_formatter(shell))
+        shell._vgcourse_alt_text = True
+    return True
+
+
+def _wrap_png_formatter(shell) -> bool:
+    """Wrap the shell's PNG formatter for Figures with :func:`_png_with_alt`, once."""
+    from functools import partial
+
+    from matplotlib.figure import Figure
+
+    formatter = shell.display_formatter.formatters.get("image/png")
+    if formatter is None:
+        return False
+    current = formatter.type_printers.get(Figure)
+    if current is None:  # figures are not shown as PNG (yet, or another format was chosen)
+        return False
+    if getattr(current, "func", None) is _png_with_alt:
+        return True
+    formatter.for_type(Figure, partial(_png_with_alt, base=current))
+    return True

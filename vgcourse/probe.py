@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .activations import get_activation
 from ._validation import check_dtype
+from .activations import get_activation
 from .losses import (
     as_batch,
     check_loss_inputs,
@@ -235,6 +235,9 @@ def jacobian_spectrum(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         jac = torch.autograd.functional.jacobian(features, x.detach().to(
             device=next(work.parameters()).device, dtype=torch.float64),
                                                  vectorize=True)
+    except RuntimeError as error:  # an input the model does not take: name it
+        raise ValueError(f"x of shape {tuple(x.shape)} does not fit "
+                         f"model={type(model).__name__}: {error}") from error
     finally:
         hook.remove()
     return torch.linalg.svdvals(jac)
@@ -325,6 +328,9 @@ def preactivation_moments(model: nn.Module, x: torch.Tensor) -> list[float]:
     """
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"x must be a tensor, got {type(x).__name__}.")
+    if x.dim() == 0 or len(x) == 0:
+        raise ValueError(f"x has shape {tuple(x.shape)}; expected a non-empty batch, shape "
+                         "(batch, in_features).")
     hidden_layers(model)
     work = copy.deepcopy(model).to(torch.float64)
     pre = []
@@ -332,7 +338,7 @@ def preactivation_moments(model: nn.Module, x: torch.Tensor) -> list[float]:
         lambda m, i, o: pre.append(float((o.detach() ** 2).mean()))) for layer in work.hidden]
     try:
         with torch.no_grad():
-            work(x.to(device=next(work.parameters()).device, dtype=torch.float64))
+            forward(work, x.to(device=next(work.parameters()).device, dtype=torch.float64))
     finally:
         for hook in hooks:
             hook.remove()
@@ -389,6 +395,28 @@ def _unit_statistics(layer: nn.Module, pre, post: torch.Tensor):
     return (slope < SATURATION_THRESHOLD * act.derivative_sup).double().mean(), dead
 
 
+def flat_gradient(model) -> torch.Tensor:
+    """All parameter gradients concatenated into one float64 vector (zeros where ``.grad`` is
+    None).
+
+    ``model`` is an ``nn.Module`` or an iterable of parameters.
+    """
+    params = model.parameters() if isinstance(model, nn.Module) else model
+    return torch.cat([
+        (p.grad if p.grad is not None else torch.zeros_like(p)).detach().double().flatten()
+        for p in params
+    ])
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Cosine of the angle between two vectors (flattened), computed in float64."""
+    a, b = a.double().flatten(), b.double().flatten()
+    denominator = float(a.norm() * b.norm())
+    if denominator == 0:
+        raise ValueError("cosine of a zero vector is undefined; both vectors must be nonzero.")
+    return float(a @ b) / denominator
+
+
 def _norms(tensors) -> list[float]:
     # In float64: square-summing float32 entries of 1e-23 underflows to 0; the norm must not.
     return torch.stack(torch._foreach_norm([t.detach().double() for t in tensors])).tolist()
@@ -397,14 +425,14 @@ def _norms(tensors) -> list[float]:
 def jacobian_log_spectrum(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Log singular values of J_l = ∂h_l/∂x for every hidden layer l, resolved below round-off.
 
-    :func:`~vgcourse.jacobian_spectrum` multiplies the Jacobian out and takes its SVD, which cannot see a
-    singular value below about 1e-16 of the largest (float64 round-off): it returns round-off
-    of that size instead. Here J_l = D_l W_l ⋯ D_1 W_1, with D_l = diag φ'(u_l) at the input
-    ``x``, is carried as Q_l T_l (Q_l with orthonormal columns, T_l triangular-by-blocks and
-    rescaled, its scale kept as a logarithm): the same graded QR scheme as
-    :func:`product_log_singular_values`, generalised to rectangular factors. Units whose φ' is
-    exactly zero (inactive ReLUs) are removed from each factor, so a rank-deficient J_l reports
-    its exact zeros as ``-inf`` instead of round-off.
+    :func:`~vgcourse.jacobian_spectrum` multiplies the Jacobian out and takes its SVD, which cannot
+    see a singular value below about 1e-16 of the largest (float64 round-off): it returns round-off
+    of that size instead. Here J_l = D_l W_l ⋯ D_1 W_1, with D_l = diag φ'(u_l) at the input ``x``,
+    is carried as Q_l T_l (Q_l with orthonormal columns, T_l triangular-by-blocks and rescaled, its
+    scale kept as a logarithm): the same graded QR scheme as :func:`product_log_singular_values`,
+    generalised to rectangular factors. Units whose φ' is exactly zero (inactive ReLUs) are removed
+    from each factor, so a rank-deficient J_l reports its exact zeros as ``-inf`` instead of
+    round-off.
 
     Parameters
     ----------

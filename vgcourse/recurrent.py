@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_int, check_positive
+from ._validation import check_choice, check_dtype, check_int, check_positive, check_seed
 
 CELLS = ("rnn", "lstm", "gru")
 NONLINEARITIES = ("tanh", "relu", "identity")
@@ -252,6 +252,8 @@ def sequence_model(
     check_int("output_size", output_size)
     check_choice("nonlinearity", nonlinearity, NONLINEARITIES if cell == "rnn" else ("tanh",))
     check_choice("output", output, OUTPUTS)
+    check_seed("seed", seed)
+    check_dtype("dtype", dtype)
     if spectral_radius is not None:
         check_positive("spectral_radius", spectral_radius, allow_zero=True)
     if not isinstance(identity, bool):
@@ -379,6 +381,12 @@ def gradient_through_time(
         raise ValueError(f"x with shape {getattr(x, 'shape', None)} is not allowed; expected a "
                          "tensor of shape (batch, T, input_size).")
     work = model
+    check_seed("seed", seed)
+    if dtype is not None:
+        check_dtype("dtype", dtype)
+    if direction is not None and not isinstance(direction, torch.Tensor):
+        raise ValueError(f"direction={direction!r} is not allowed; expected None or a tensor of "
+                         "shape (hidden_size,).")
     if dtype is not None and model.weight_hh.dtype != dtype:
         import copy
 
@@ -426,7 +434,8 @@ def direct_path_through_time(
         An LSTM or a GRU built by :func:`vgcourse.sequence_model`; it is not changed.
     x : Tensor (batch, T, input_size)
     direction : Tensor (H,), optional
-        The vector v; default the same random unit vector as :func:`~vgcourse.gradient_through_time`.
+        The vector v; default the same random unit vector as
+        :func:`~vgcourse.gradient_through_time`.
     seed : int, default 0
 
     Returns

@@ -397,7 +397,7 @@ def track_units(
     check_int("batch_size", batch_size)
     check_int("record_every", record_every)
     check_int("probe_size", probe_size)
-    from .train import train
+    from .training import train
 
     x, y = data
     probe = x[:probe_size].to(next(model.parameters()).dtype)

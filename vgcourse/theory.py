@@ -14,6 +14,7 @@ import torch
 
 from ._validation import check_choice, check_int, check_positive
 from .activations import Activation, get_activation
+from .init import SCHEMES
 
 # Every registered activation is smooth except at 0, so Gauss–Legendre on each half-line
 # (truncated at 12 standard deviations) is exact to ~1e-13 where Gauss–Hermite with an odd node
@@ -232,9 +233,14 @@ def _mean_square_slope(act: Activation, q: float) -> float:
     return gaussian_expectation(lambda u: act.derivative(u) ** 2, q)
 
 
+# Largest σ, gain or scale the closed forms take: their squares (and products of a few) must
+# stay within float64's range, ~1.8e308.
+_LARGEST_SCALE = 1e100
+
+
 def _check_sigmas(sigma_w: float, sigma_b: float) -> None:
-    check_positive("sigma_w", sigma_w)
-    check_positive("sigma_b", sigma_b, allow_zero=True)
+    check_positive("sigma_w", sigma_w, maximum=_LARGEST_SCALE)
+    check_positive("sigma_b", sigma_b, allow_zero=True, maximum=_LARGEST_SCALE)
 
 
 def sigmoid_tanh_scale_ratio(q_tanh: float) -> float:
@@ -291,15 +297,12 @@ def init_variance(
     check_int("fan_in", fan_in)
     fan_out = fan_in if fan_out is None else fan_out
     check_int("fan_out", fan_out)
-    check_positive("gain", gain, allow_zero=True)
-    allowed = ("default", "normal", "lecun", "xavier", "he", "orthogonal", "constant")
-    if scheme not in allowed:
-        raise ValueError(f"scheme={scheme!r} is not supported; expected one of "
-                         + ", ".join(repr(a) for a in allowed) + ".")
+    check_positive("gain", gain, allow_zero=True, maximum=_LARGEST_SCALE)
+    check_choice("scheme", scheme, SCHEMES)  # the schemes are listed once, in vgcourse.init
     if scheme == "normal":
         if std is None:
             raise ValueError("std=None is not allowed with scheme='normal'; pass std > 0.")
-        check_positive("std", std, allow_zero=True)
+        check_positive("std", std, allow_zero=True, maximum=_LARGEST_SCALE)
     base = {
         "default": 1 / (3 * fan_in),
         "lecun": 1 / fan_in,
@@ -735,11 +738,13 @@ def residual_norm_growth(branch_scale: float, depth: int, fan_gain: float = 2.0)
     fan_gain : float, default 2.0
         n·Var(W): 2 for He weights, 1 for LeCun weights.
     """
-    check_positive("branch_scale", branch_scale, allow_zero=True)
+    check_positive("branch_scale", branch_scale, allow_zero=True, maximum=_LARGEST_SCALE)
     check_int("depth", depth)
-    check_positive("fan_gain", fan_gain)
+    check_positive("fan_gain", fan_gain, maximum=_LARGEST_SCALE)
     factor = 1 + branch_scale**2 * fan_gain**2 / 2
-    return [factor**layer for layer in range(depth + 1)]
+    # past float64's range the growth is inf, as NumPy would say, not an OverflowError
+    return [factor**layer if layer * math.log(factor) < 709 else math.inf
+            for layer in range(depth + 1)]
 
 
 def path_length_counts(depth: int) -> list[int]:

@@ -16,6 +16,19 @@ console. Duplicate inline scripts are dropped from each page.
 3. pydata-sphinx-theme logs "Got invalid theme mode" on a reader's first visit when no default
 mode is configured; ``html_context["default_mode"]`` is set to "auto" (follow the system),
 which it falls back to anyway.
+
+4. A figure's alt text: myst-nb 1.4 takes an image output's ``width`` and ``height`` from the
+output's metadata but not its ``alt`` (that only comes from cell metadata, so every figure's alt
+was its own file path). ``vgcourse.setup()`` puts ``{"image/png": {"alt": ...}}`` on every figure
+a chapter displays (:func:`vgcourse.plots.install_figure_alt_text`); ``render_image`` is wrapped
+here to write it to the image. Cell metadata (``mystnb: image: alt:``) still wins.
+
+6. ``static/vgcourse.css`` (added to every page): API signatures wrap on a phone, sweeps fit
+the screen, and figures keep their white background in dark mode.
+
+5. Docutils marks the bibliography ``<div role="list">`` with ``role="doc-biblioentry"``
+children, which ARIA 1.2 deprecates: a screen reader finds a list without items (axe-core:
+critical, aria-required-children). The entries are made list items.
 """
 
 from __future__ import annotations
@@ -82,16 +95,49 @@ def drop_duplicate_inline_scripts(app, pagename, templatename, context, doctree)
     context["script_files"] = kept
 
 
+def bibliography_list_items(app, pagename, templatename, context, doctree) -> None:
+    """Give the entries of a ``role="list"`` bibliography the role ``listitem`` (see 5.)."""
+    body = context.get("body")
+    if body and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def default_theme_mode(app, config) -> None:
     """Give pydata-sphinx-theme an explicit default colour mode ("auto"), via html_context."""
     context = dict(config.html_context or {})
     context.setdefault("default_mode", "auto")
     config.html_context = context
+    config.html_static_path = [*config.html_static_path, str(Path(__file__).parent / "static")]
+
+
+def use_output_alt_text() -> None:
+    """Make myst-nb write an image output's ``alt`` metadata to the image (see 4. above)."""
+    from myst_nb.core.render import NbElementRenderer
+
+    render = NbElementRenderer.render_image
+    if getattr(render, "vgcourse_alt", False):
+        return
+
+    def render_image(self, data):
+        nodes = render(self, data)
+        alt = data.output_metadata.get(data.mime_type, {}).get("alt")
+        cell_alt = self.renderer.get_cell_level_config(
+            "render_image_options", data.cell_metadata, line=data.line).get("alt")
+        if alt and not cell_alt:
+            for node in nodes:
+                node["alt"] = str(alt)
+        return nodes
+
+    render_image.vgcourse_alt = True
+    NbElementRenderer.render_image = render_image
 
 
 def setup(app):
+    use_output_alt_text()
     mathjax_es5()  # fail at the start of the build, not after executing every notebook
     app.connect("config-inited", default_theme_mode)
     app.connect("html-page-context", drop_duplicate_inline_scripts)
+    app.connect("html-page-context", bibliography_list_items)
     app.connect("build-finished", copy_mathjax)
+    app.add_css_file("vgcourse.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

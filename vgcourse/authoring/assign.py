@@ -1,4 +1,4 @@
-"""Student editions of the chapters: ``python -m vgcourse.assign`` (``make student``).
+"""Student editions of the chapters: ``python -m vgcourse.authoring.assign`` (``make student``).
 
 A chapter marks its exercises the way ``CONTRIBUTING.md`` describes: the answer code sits
 between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` lines (the nbgrader convention), and the
@@ -11,8 +11,9 @@ student edition of a notebook
 - removes the cells tagged ``solution``;
 - clears every output, and keeps everything else, self-check cells included.
 
-``python -m vgcourse.assign --mark`` writes the nbgrader cell metadata (``solution: true`` and a
-unique ``grade_id``) that nbgrader's ``ClearSolutions`` requires on every cell holding markers.
+``python -m vgcourse.authoring.assign --mark`` writes the nbgrader cell metadata
+(``solution: true`` and a unique ``grade_id``) that nbgrader's ``ClearSolutions`` requires on
+every cell holding markers.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ def unmarked_cells(notebook: dict) -> list:
 
 def self_checks(notebook: dict) -> list:
     """The self-check identifiers the notebook's code cells call, in order
-    (see :func:`vgcourse.syllabus.check_ids`)."""
+    (see :func:`vgcourse.authoring.syllabus.check_ids`)."""
     return [m for c in notebook["cells"] if c.get("cell_type") == "code"
             for m in check_ids(source(c))]
 
@@ -280,9 +281,9 @@ def student_site(target, root=".", toc="_toc.yml") -> list:
 
 
 def main(argv=None) -> int:
-    """Command line: ``python -m vgcourse.assign [--mark] [--out DIR] [notebook ...]``."""
+    """Command line: ``python -m vgcourse.authoring.assign [--mark] [--out DIR] [notebook ...]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m vgcourse.assign",
+        prog="python -m vgcourse.authoring.assign",
         description="Write student editions of the chapter notebooks (solutions stubbed, "
                     "solution cells removed, outputs cleared), or with --mark write the "
                     "nbgrader metadata that marker cells need.")

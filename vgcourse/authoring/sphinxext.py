@@ -1,6 +1,6 @@
 """Sphinx extension: the ``{course-overview}`` directive of the instructor guide.
 
-Add ``vgcourse.sphinxext`` to ``sphinx.extra_extensions`` in ``_config.yml``; then
+Add ``vgcourse.authoring.sphinxext`` to ``sphinx.extra_extensions`` in ``_config.yml``; then
 
 ````md
 ```{course-overview}
@@ -9,7 +9,7 @@ Add ``vgcourse.sphinxext`` to ``sphinx.extra_extensions`` in ``_config.yml``; th
 
 renders one table row per chapter notebook of the table of contents: its title with Colab
 link, estimated study time and prerequisites, its learning objectives, and its exercises with
-their self-check identifiers, all read from the notebooks by :mod:`vgcourse.syllabus`
+their self-check identifiers, all read from the notebooks by :mod:`vgcourse.authoring.syllabus`
 (nothing is typed twice). A change to a notebook rebuilds the page.
 """
 
@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from docutils import nodes
-from docutils.statemachine import StringList
-from sphinx.util.docutils import SphinxDirective
-
 from . import syllabus
+
+# Sphinx and docutils are imported only when Sphinx loads the extension (setup), so importing
+# this module, e.g. for colab_link, does not need them.
 
 HEADERS = ("Chapter, time, prerequisites", "Learning objectives", "Exercises (self-check)")
 WIDTHS = (27, 43, 30)
@@ -40,69 +39,79 @@ def colab_link(options: dict, docname: str) -> str:
     return f"{colab.rstrip('/')}/github/{repository}/blob/{branch}/{path}"
 
 
-class CourseOverview(SphinxDirective):
-    """One row per chapter: title, time and prerequisites; objectives; exercises."""
+def _course_overview():
+    """The directive class, built on first use so that Sphinx is imported only by Sphinx."""
+    from docutils import nodes
+    from docutils.statemachine import StringList
+    from sphinx.util.docutils import SphinxDirective
 
-    has_content = False
+    class CourseOverview(SphinxDirective):
+        """One row per chapter: title, time and prerequisites; objectives; exercises."""
 
-    def _cell(self, markdown: str) -> nodes.entry:
-        entry = nodes.entry()
-        if markdown.strip():
-            self.state.nested_parse(StringList(markdown.splitlines()), self.content_offset, entry)
-        return entry
+        has_content = False
 
-    def run(self):
-        root = Path(self.env.srcdir)
-        toc = getattr(self.config, "external_toc_path", None) or "_toc.yml"
-        chapters = syllabus.chapters(root, toc)
-        options = self.config.html_theme_options or {}
-        for chapter in chapters:
-            self.env.note_dependency(str(chapter.path))
+        def _cell(self, markdown: str) -> nodes.entry:
+            entry = nodes.entry()
+            if markdown.strip():
+                self.state.nested_parse(StringList(markdown.splitlines()), self.content_offset,
+                                        entry)
+            return entry
 
-        table = nodes.table(classes=["course-overview", "colwidths-given"])
-        group = nodes.tgroup(cols=len(HEADERS))
-        table += group
-        for width in WIDTHS:
-            group += nodes.colspec(colwidth=width)
-        head = nodes.thead()
-        row = nodes.row()
-        for title in HEADERS:
-            row += self._cell(f"**{title}**")
-        head += row
-        group += head
-        body = nodes.tbody()
-        for chapter in chapters:
+        def run(self):
+            root = Path(self.env.srcdir)
+            toc = getattr(self.config, "external_toc_path", None) or "_toc.yml"
+            chapters = syllabus.chapters(root, toc)
+            options = self.config.html_theme_options or {}
+            for chapter in chapters:
+                self.env.note_dependency(str(chapter.path))
+
+            table = nodes.table(classes=["course-overview", "colwidths-given"])
+            group = nodes.tgroup(cols=len(HEADERS))
+            table += group
+            for width in WIDTHS:
+                group += nodes.colspec(colwidth=width)
+            head = nodes.thead()
             row = nodes.row()
-            link = colab_link(options, chapter.docname)
-            lines = [f"{{doc}}`{chapter.title} </{chapter.docname}>`", "",
-                     f"about {chapter.minutes} min"]
-            if link:
-                lines += ["", f"[Open in Colab]({link})"]
-            if chapter.prerequisites:
-                lines += ["", f"*Prerequisites:* {chapter.prerequisites}"]
-            row += self._cell("\n".join(lines))
-            row += self._cell("\n".join(f"{i}. {o}" for i, o in
-                                        enumerate(chapter.objectives, start=1)))
-            row += self._cell("\n".join(
-                f"- {{ref}}`{e.title or e.label} <{e.label}>`"
-                + (": " + ", ".join(f"`{c}`" for c in e.checks) if e.checks else " (discussion)")
-                for e in chapter.exercises if e.label))
-            body += row
-        group += body
+            for title in HEADERS:
+                row += self._cell(f"**{title}**")
+            head += row
+            group += head
+            body = nodes.tbody()
+            for chapter in chapters:
+                row = nodes.row()
+                link = colab_link(options, chapter.docname)
+                lines = [f"{{doc}}`{chapter.title} </{chapter.docname}>`", "",
+                         f"about {chapter.minutes} min"]
+                if link:
+                    lines += ["", f"[Open in Colab]({link})"]
+                if chapter.prerequisites:
+                    lines += ["", f"*Prerequisites:* {chapter.prerequisites}"]
+                row += self._cell("\n".join(lines))
+                row += self._cell("\n".join(f"{i}. {o}" for i, o in
+                                            enumerate(chapter.objectives, start=1)))
+                row += self._cell("\n".join(
+                    f"- {{ref}}`{e.title or e.label} <{e.label}>`"
+                    + (": " + ", ".join(f"`{c}`" for c in e.checks) if e.checks
+                       else " (discussion)")
+                    for e in chapter.exercises if e.label))
+                body += row
+            group += body
 
-        exercises = sum(len(c.exercises) for c in chapters)
-        checked = sum(bool(e.checks) for c in chapters for e in c.exercises)
-        hours = sum(c.minutes for c in chapters) / 60
-        summary = nodes.paragraph(text=(
-            f"{len(chapters)} chapter(s), {exercises} exercise(s) of which {checked} have an "
-            f"instant self-check; about {hours:.1f} hours of study in all. Study time is "
-            f"estimated as the chapter's prose read at {syllabus.WORDS_PER_MINUTE} words per "
-            f"minute plus {syllabus.MINUTES_PER_EXERCISE} minutes per exercise, rounded up to "
-            "5 minutes."))
-        return [table, summary]
+            exercises = sum(len(c.exercises) for c in chapters)
+            checked = sum(bool(e.checks) for c in chapters for e in c.exercises)
+            hours = sum(c.minutes for c in chapters) / 60
+            summary = nodes.paragraph(text=(
+                f"{len(chapters)} chapter(s), {exercises} exercise(s) of which {checked} have an "
+                f"instant self-check; about {hours:.1f} hours of study in all. Study time is "
+                f"estimated as the chapter's prose read at {syllabus.WORDS_PER_MINUTE} words per "
+                f"minute plus {syllabus.MINUTES_PER_EXERCISE} minutes per exercise, rounded up to "
+                "5 minutes."))
+            return [table, summary]
+
+    return CourseOverview
 
 
 def setup(app):
     """Register the ``course-overview`` directive."""
-    app.add_directive("course-overview", CourseOverview)
+    app.add_directive("course-overview", _course_overview())
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -1,8 +1,8 @@
 """What each chapter teaches, read from the notebooks themselves (never typed twice).
 
 The instructor guide's overview table (``book/instructors.md``) and the student edition
-(:mod:`vgcourse.assign`) both read the chapters through this module: the table of contents
-(``_toc.yml``), each notebook's title, learning objectives, prerequisites and exercises.
+(:mod:`vgcourse.authoring.assign`) both read the chapters through this module: the table of
+contents (``_toc.yml``), each notebook's title, learning objectives, prerequisites and exercises.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def check_ids(code: str) -> list:
     found = []
     for is_fstring, name in _CHECK.findall(code):
         if is_fstring and "{" in name:
-            from .check import exercises as registered
+            from ..checking import exercises as registered
 
             pattern = re.compile(re.sub(r"\\\{[^}]*\\\}", r"[\\w.-]+", re.escape(name)))
             found += [e for e in registered() if pattern.fullmatch(e)] or [name]

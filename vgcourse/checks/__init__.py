@@ -1,4 +1,9 @@
-"""Self-check definitions, one module per chapter; importing this registers them all."""
+"""Self-check definitions, one module per chapter; importing this registers them all.
+
+The shared pieces (:func:`register`, :class:`Wrong`, :func:`as_number`, :func:`close`) live in
+``checks/_registry.py``, which every chapter's module imports; running a check is
+:func:`vgcourse.check` (``vgcourse/checking.py``).
+"""
 
 from . import (
     ch01_mathematics,  # noqa: F401
@@ -12,3 +17,6 @@ from . import (
     ch09_case_studies,  # noqa: F401
     ch10_text,  # noqa: F401
 )
+from ._registry import CHECKERS, Wrong, as_float64, as_number, close, register
+
+__all__ = ["CHECKERS", "Wrong", "as_float64", "as_number", "close", "register"]

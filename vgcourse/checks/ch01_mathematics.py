@@ -6,16 +6,13 @@ import math
 
 import torch
 
-from ..check import Wrong, close, register
+from ._registry import Wrong, as_float64, as_number, close, register
 
 
 @register("01-tanh-chain")
 def _tanh_chain(answer) -> str:
     """Largest |∂h_20/∂h_0| of the chain h ← tanh(w h + b) with |w| ≤ 1: 1, at every u = 0."""
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+    value = as_number(answer)
     if close(value, 1.0, rel=1e-3):
         return (f"{value:.3g}: tanh'(u) = 1 − tanh²(u) is at most 1, at u = 0, and w = 1, b = 0, "
                 "h_0 = 0 keeps every unit there.")
@@ -46,16 +43,19 @@ def _sigmoid_derivative(answer) -> str:
     if out.shape != x.shape:
         raise Wrong(f"the result has shape {tuple(out.shape)}; "
                     f"it should match x, {tuple(x.shape)}.")
+    if not out.is_floating_point():
+        raise Wrong(f"the result has dtype {out.dtype}; σ'(x) takes fractional values.")
+    out, rtol = as_float64(out)  # a float32 answer is compared at float32's precision
     s = torch.sigmoid(x)
-    if torch.allclose(out, s * (1 - s), rtol=1e-6, atol=1e-12):
+    if torch.allclose(out, s * (1 - s), rtol=rtol, atol=1e-12):
         return "σ'(x) = σ(x)(1 − σ(x)); its largest value, at x = 0, is 1/4."
-    if torch.allclose(out, s, rtol=1e-6):
+    if torch.allclose(out, s, rtol=rtol):
         raise Wrong("that is σ(x) itself; differentiate it.")
-    if torch.allclose(out, x * (1 - x), rtol=1e-6):
+    if torch.allclose(out, x * (1 - x), rtol=rtol):
         raise Wrong("the formula σ(1 − σ) uses σ(x), not x.")
-    if torch.allclose(out, s * (1 + s), rtol=1e-6) or torch.allclose(out, -s * (1 - s), rtol=1e-6):
+    if torch.allclose(out, s * (1 + s), rtol=rtol) or torch.allclose(out, -s * (1 - s), rtol=rtol):
         raise Wrong("check the sign: d/dx 1/(1 + e^{-x}) = e^{-x}/(1 + e^{-x})² ≥ 0.")
-    if torch.allclose(out, torch.exp(-x) / (1 + torch.exp(-x)), rtol=1e-6):
+    if torch.allclose(out, torch.exp(-x) / (1 + torch.exp(-x)), rtol=rtol):
         raise Wrong("the denominator is squared: e^{-x}/(1 + e^{-x})².")
     raise Wrong("not σ'(x) at every point; compare your values at x = 0 (should be 0.25).")
 

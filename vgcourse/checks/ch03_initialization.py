@@ -7,7 +7,7 @@ import math
 import torch
 
 from .. import theory
-from ..check import Wrong, close, register
+from ._registry import Wrong, as_number, close, register
 
 
 @register("03-default-tanh-factor")
@@ -17,10 +17,7 @@ def _default_tanh_factor(answer) -> str:
     The forward signal shrinks to the small bias floor q* = σ_b²/(1 − σ_w²) ≈ 2e-3 (width 256),
     where tanh' ≈ 1, so χ = σ_w² E[tanh'²] = 0.332, within 1 % of σ_w² = 1/3.
     """
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+    value = as_number(answer)
     sigma_w, sigma_b = theory.init_sigmas("default", 256)
     chi = theory.chi("tanh", sigma_w, sigma_b)
     if close(value, chi, rel=0.03):  # accepts 1/3, 0.33 and the exact 0.332

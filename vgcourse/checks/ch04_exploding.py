@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..check import Wrong, as_number, register
+from ._registry import Wrong, as_number, register
 
 
 @register("04-value-clip-cosine")

@@ -7,7 +7,7 @@ from functools import partial
 
 import torch
 
-from ..check import Wrong, close, register
+from ._registry import Wrong, as_number, close, register
 
 _close = partial(close, rel=1e-3)  # the answers here are read off figures or rounded
 
@@ -16,10 +16,7 @@ _close = partial(close, rel=1e-3)  # the answers here are read off figures or ro
 def _residual_growth(answer) -> str:
     """E‖x_10‖²/‖x_0‖² for 10 ReLU blocks with α = 0.5 and LeCun weights (variance 1/n):
     (1 + α²/2)^10 = 1.125^10."""
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+    value = as_number(answer)
     if _close(value, 1.125**10):
         return ("(1 + α²/2)^L = 1.125^10 ≈ 3.25: with variance 1/n only the ReLU changes the "
                 "squared norm, halving it.")

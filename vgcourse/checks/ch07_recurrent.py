@@ -8,8 +8,8 @@ from functools import partial
 import torch
 from torch import nn
 
-from ..check import Wrong, as_number, close, register
 from ..theory import latching_contraction, latching_fixed_point
+from ._registry import Wrong, as_number, close, register
 
 _close = partial(close, rel=1e-3)  # the answers here are read off figures or rounded
 

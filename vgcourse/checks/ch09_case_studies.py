@@ -6,17 +6,14 @@ import math
 
 import torch
 
-from ..check import Wrong, register
+from ._registry import Wrong, as_number, register
 
 START_RATIO = 1e-6  # the exercise's r_0
 HALVING_STEPS = 1000  # the ratio halves every this many steps
 
 
 def _number(answer) -> float:
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        raise Wrong(f"expected a number, got {type(answer).__name__}.") from None
+    value = as_number(answer)
     if not math.isfinite(value):
         raise Wrong(f"expected a finite number, got {value}: does the sum of the ratios "
                     "really grow without limit when they keep halving?")

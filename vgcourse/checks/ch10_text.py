@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..check import Wrong, as_number, close, register
+from ._registry import Wrong, as_number, close, register
 
 
 @register("10-bptt-horizon")

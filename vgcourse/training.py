@@ -8,12 +8,20 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_int, check_positive
-from .losses import get_loss, prepare_target
+from ._validation import check_bool, check_choice, check_int, check_positive, check_seed
+from .losses import (
+    as_batch,
+    check_loss_inputs,
+    check_loss_value,
+    forward,
+    get_loss,
+    prepare_target,
+)
+from .probe import flat_gradient
 from .progress import progress
 
 OPTIMIZERS = ("sgd", "adam")
-CLIP_MODES = ("norm", "value")
+CLIP_MODES = ("norm", "value", "normalize")
 
 
 @dataclass
@@ -94,9 +102,11 @@ def train(
         SGD momentum and L2 weight decay.
     clip : float, optional
         Clipping threshold τ; no clipping when None.
-    clip_mode : {"norm", "value"}, default "norm"
+    clip_mode : {"norm", "value", "normalize"}, default "norm"
         ``"norm"`` rescales the whole gradient to norm at most τ, keeping its direction
-        (``torch.nn.utils.clip_grad_norm_``); ``"value"`` clamps each entry to [−τ, τ].
+        (``torch.nn.utils.clip_grad_norm_``); ``"value"`` clamps each entry to [−τ, τ];
+        ``"normalize"`` rescales every gradient to norm exactly τ, short ones included
+        (normalised gradient descent with step length lr·τ: clipping without the min).
     loss : {"mse", "cross_entropy"} or callable, default "mse"
     batch_size : int or None, default 64
         Mini-batch size, drawn with replacement from a seeded generator; None uses all data.
@@ -124,9 +134,36 @@ def train(
         check_positive("clip", clip)
     if batch_size is not None:
         check_int("batch_size", batch_size)
+    check_positive("momentum", momentum, allow_zero=True)
+    check_positive("weight_decay", weight_decay, allow_zero=True)
+    if optimizer != "sgd" and momentum != 0:
+        raise ValueError(f"momentum={momentum!r} is only used with optimizer='sgd', not "
+                         f"optimizer={optimizer!r} (Adam keeps its own moment estimates).")
+    check_seed("seed", seed)
+    check_bool("show_progress", show_progress)
+    check_bool("record", record)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback={callback!r} is not callable; expected callback(step, model).")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model is a {type(model).__name__}; expected a torch.nn.Module.")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError(f"model={type(model).__name__} has no trainable parameters; expected "
+                         "a model with weights that require gradients.")
     loss_fn = get_loss(loss)
-    x, y = data
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ValueError(f"data is a {type(data).__name__}; expected a pair (x, y) of inputs "
+                         "and targets.")
+    try:
+        x, y = as_batch(*data, loss)
+    except ValueError as error:
+        raise ValueError(f"data=(x, y) is not allowed: {error}") from None
     dtype = next(model.parameters()).dtype
+    largest = torch.finfo(dtype).max  # the optimiser multiplies in the parameters' dtype
+    for name, value in (("lr", lr), ("clip", clip), ("momentum", momentum),
+                        ("weight_decay", weight_decay)):
+        if value is not None and value > largest:
+            raise ValueError(f"{name}={value!r} is not allowed for {dtype} parameters; expected "
+                             f"a finite number <= {largest:.3g}.")
     device = next(model.parameters()).device  # the data follow the model, as in gradient_flow
     x, y = x.to(device=device, dtype=dtype), prepare_target(y, loss, dtype).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -134,7 +171,8 @@ def train(
         opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     else:
         opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+    weights = [m.weight for m in model.modules()
+               if isinstance(m, nn.Linear) and m.weight.requires_grad]  # frozen ones have no grad
     generator = torch.Generator().manual_seed(seed)
     history = History()
     model.train()
@@ -145,7 +183,10 @@ def train(
             idx = torch.randint(len(x), (batch_size,), generator=generator)
             xb, yb = x[idx], y[idx]
         opt.zero_grad()
-        value = loss_fn(model(xb), yb)
+        output = forward(model, xb)
+        if step == 1:
+            check_loss_inputs(output, yb, loss)
+        value = check_loss_value(loss_fn(output, yb), loss)
         if not math.isfinite(value.item()):
             history.diverged_at = step
             break
@@ -166,6 +207,12 @@ def train(
 def _clip(params, clip: float, clip_mode: str) -> None:
     if clip_mode == "norm":
         nn.utils.clip_grad_norm_(params, clip)
+    elif clip_mode == "normalize":
+        grads = [p.grad for p in params if p.grad is not None]
+        norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads))
+        if norm > 0:
+            for g in grads:
+                g.mul_(float(clip / norm))
     else:
         nn.utils.clip_grad_value_(params, clip)
 
@@ -180,9 +227,9 @@ def _recorded_step(history, value, params, weights, clip, clip_mode, opt) -> boo
     history.grad_norm.append(grad_norm)
     history.layer_grad_norms.append([float(w.grad.double().norm()) for w in weights])
     if clip is not None:
-        raw = _flat_grad(params)
+        raw = flat_gradient(params)
         _clip(params, clip, clip_mode)
-        clipped = _flat_grad(params)
+        clipped = flat_gradient(params)
         clipped_norm = float(clipped.norm())
         history.clipped_grad_norm.append(clipped_norm)
         history.clip_cosine.append(float(raw @ clipped) / (grad_norm * clipped_norm)
@@ -195,7 +242,3 @@ def _recorded_step(history, value, params, weights, clip, clip_mode, opt) -> boo
     history.update_ratios.append(
         [float((w.detach() - b).norm() / (b.norm() + 1e-30)) for w, b in zip(weights, before)])
     return True
-
-
-def _flat_grad(params) -> torch.Tensor:
-    return torch.cat([p.grad.detach().double().flatten() for p in params if p.grad is not None])
