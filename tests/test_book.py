@@ -187,7 +187,8 @@ def test_glued_sentences_read_the_same_in_the_book_and_in_jupyter(html, page):
     raw text), with balanced math, and the built page shows it as a paragraph."""
     page_text = soup(html / page.html).get_text(" ")
     page_text = re.sub(r"\\\(.*?\\\)|\\\[.*?\\\]", " ", page_text, flags=re.S)  # math
-    page_text = " ".join(page_text.split()).translate(str.maketrans("‘’“”–—", "''\"\"--"))  # Sphinx's smart quotes
+    # Sphinx turns quotes and dashes into typographic ones
+    page_text = " ".join(page_text.split()).translate(str.maketrans("‘’“”–—", "''\"\"--"))
     for markdown in say_outputs(html, page):
         assert not re.search(r"\{[\w:-]+\}`|```\{", markdown), (
             f"{page}: a say() sentence uses MyST syntax, raw in Jupyter/Colab: {markdown[:80]}")

@@ -179,7 +179,8 @@ def test_static_sweep_keys_name_the_frame_of_their_setting(monkeypatch):
         raise AssertionError("render is replaced below")
 
     panel = vgcourse.explore(experiment, **grid)
-    monkeypatch.setattr(panel, "render", lambda **p: json.dumps(p, sort_keys=True).encode())
+    monkeypatch.setattr(panel, "_render",
+                        lambda p: (json.dumps(p, sort_keys=True).encode(), "alt"))
     html = panel.static_html()
     payload = json.loads(re.search(r'class="vgx-data">(.*?)</script>', html, re.S).group(1))
     assert payload["names"] == list(grid)

@@ -71,8 +71,8 @@ MODULES = {
     "check": ("checking.py", ["tests/test_checks.py"]),
     "assign": ("authoring/assign.py", ["tests/test_assign.py"]),
 }
-# The tests use nothing outside these (conftest.py and _book.py are shared helpers).
-COPY_TESTS = ["tests/conftest.py", "tests/_book.py", "tests/__init__.py"]
+# Shared test helpers (conftest.py, and every tests/_*.py such as _book.py) are copied too.
+COPY_TESTS = ["tests/conftest.py", "tests/__init__.py"]
 PRELOAD = ["numpy", "torch", "matplotlib", "matplotlib.pyplot", "pytest", "yaml", "nbformat",
            "ipywidgets", "sklearn.datasets", "scipy.special", "PIL.Image", "tqdm.auto"]
 
@@ -229,7 +229,8 @@ def _scratch(root: Path) -> Path:
     shutil.copytree(root / "vgcourse", work / "vgcourse",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (work / "tests").mkdir()
-    tests = {t for _, ts in MODULES.values() for t in ts} | set(COPY_TESTS)
+    tests = {t for _, ts in MODULES.values() for t in ts} | set(COPY_TESTS) | {
+        p.relative_to(root).as_posix() for p in (root / "tests").glob("_*.py")}
     for t in tests:
         if (root / t).exists():
             shutil.copy2(root / t, work / t)
