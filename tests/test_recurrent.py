@@ -218,12 +218,12 @@ def test_forget_bias_moves_the_gradient_over_100_steps_by_tens_of_orders_of_magn
 @pytest.mark.parametrize("w", [1.2, 2.0, 3.0])
 def test_latching_unit_contracts_by_lambda_per_step(w):
     h_star = theory.latching_fixed_point(w)
-    assert h_star == pytest.approx(math.tanh(w * h_star), abs=1e-14)
+    assert h_star == pytest.approx(math.tanh(w * h_star), abs=1e-14, rel=0)
     assert 0 < h_star < 1
     lam = theory.latching_contraction(w)
     assert 0 < lam < 1
     states, grads = latching_trajectory(w, h0=0.3, steps=100)
-    assert states[-1] == pytest.approx(h_star, abs=1e-12)
+    assert states[-1] == pytest.approx(h_star, abs=1e-12, rel=0)
     # once the state has converged, each step multiplies ∂h_t/∂h_0 by λ (1e-6: the transient
     # at w = 1.2 contracts by λ ≈ 0.63 per step and is below 1e-8 after 60 steps)
     for t in range(60, 100):

@@ -60,14 +60,19 @@ OUT = ROOT / "benchmarks" / "mutation.json"
 # module (path under vgcourse/) -> its fast unit tests, most targeted first (pytest -x stops at
 # the first failure, so the order only changes the run time, not the score).
 MODULES = {
-    "activations": ("activations.py", ["tests/test_activations.py", "tests/test_references.py"]),
-    "init": ("init.py", ["tests/test_init.py", "tests/test_references.py"]),
+    "activations": ("activations.py", ["tests/test_activations.py", "tests/test_references.py",
+                                     "tests/test_mutation_survivors.py"]),
+    "init": ("init.py", ["tests/test_init.py", "tests/test_references.py",
+                         "tests/test_mutation_survivors.py"]),
     "probe": ("probe.py", ["tests/test_references.py", "tests/test_probe.py"]),
     "theory": ("theory.py", ["tests/test_references.py", "tests/test_theory.py"]),
-    "doctor": ("doctor.py", ["tests/test_diagnose.py", "tests/test_references.py"]),
+    "doctor": ("doctor.py", ["tests/test_diagnose.py", "tests/test_references.py",
+                             "tests/test_mutation_survivors.py"]),
     "recurrent": ("recurrent.py", ["tests/test_references.py", "tests/test_recurrent.py"]),
-    "normalization": ("normalization.py", ["tests/test_ch05_batch_norm.py"]),
-    "explore": ("exploring.py", ["tests/test_explore.py", "tests/test_references.py"]),
+    "normalization": ("normalization.py", ["tests/test_ch05_batch_norm.py",
+                                           "tests/test_mutation_survivors.py"]),
+    "explore": ("exploring.py", ["tests/test_explore.py", "tests/test_references.py",
+                                 "tests/test_mutation_survivors.py"]),
     "check": ("checking.py", ["tests/test_checks.py"]),
     "assign": ("authoring/assign.py", ["tests/test_assign.py"]),
 }
