@@ -41,7 +41,16 @@ def printed_numbers(executed: Path) -> dict[str, float | str]:
 def collect(build: Path) -> dict[str, dict]:
     """Every chapter's printed numbers from ``build/jupyter_execute/book``."""
     folder = build / "jupyter_execute" / "book"
-    return {path.stem: printed_numbers(path) for path in sorted(folder.glob("[0-9][0-9]_*.ipynb"))}
+    found = {}
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        if not any(cell.get("outputs") for cell in cells):
+            # myst-nb writes the executed copy without outputs when it serves a notebook from
+            # jupyter-cache after a change to its Markdown only; the page itself is right.
+            raise RuntimeError(f"{path} has no outputs (a notebook served from jupyter-cache); "
+                               "`make clean book` executes every chapter afresh")
+        found[path.stem] = printed_numbers(path)
+    return found
 
 
 def differences(golden: dict, built: dict, rtol: float, atol: float) -> list[str]:
