@@ -45,7 +45,7 @@ from torch import nn
 
 from ._validation import check_positive
 from .activations import get_activation
-from .losses import LOSSES, check_loss_inputs
+from .losses import LOSSES, check_loss_inputs, check_loss_value
 from .probe import SATURATION_THRESHOLD
 
 # Thresholds, and where they come from. Every one is a ratio, so none depends on the loss's
@@ -497,15 +497,7 @@ def _forward_backward(modules, groups, x, y, loss_fn, loss_name):
                 hooks.append(module.register_forward_hook(after_activation))
         output = modules[0](x)
         fn, target = _resolve_loss(loss_fn, loss_name, output, y)
-        loss = fn(output, target)
-        if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
-            shape = (f"a tensor of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor)
-                     else f"a {type(loss).__name__}")
-            raise ValueError(f"loss_fn returned {shape}; it must return a scalar (reduce with "
-                             ".mean()).")
-        if not loss.requires_grad:
-            raise ValueError("loss_fn returned a tensor that does not depend on the model's "
-                             "parameters; expected a loss computed from model(x).")
+        loss = check_loss_value(fn(output, target), loss_fn, argument="loss_fn")
     finally:
         for hook in hooks:
             hook.remove()

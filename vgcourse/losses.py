@@ -83,16 +83,17 @@ def check_loss_inputs(output: torch.Tensor, target: torch.Tensor, loss) -> None:
                              f"[0, {output.shape[1] - 1}].")
 
 
-def check_loss_value(value, loss) -> torch.Tensor:
-    """The loss as a differentiable 0-d tensor, or a ``ValueError`` naming ``loss``."""
+def check_loss_value(value, loss, argument: str = "loss") -> torch.Tensor:
+    """The loss as a differentiable 0-d tensor, or a ``ValueError`` naming ``argument``."""
+    shown = f"{argument}={getattr(loss, '__name__', loss)!r}"
     if not isinstance(value, torch.Tensor) or value.dim() != 0:
         shape = (f"a tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor)
                  else f"a {type(value).__name__}")
-        raise ValueError(f"loss={getattr(loss, '__name__', loss)!r} returned {shape}; expected "
-                         "a 0-d tensor computed from the output (so it can be differentiated).")
+        raise ValueError(f"{shown} returned {shape}; it must return a scalar: a 0-d tensor "
+                         "computed from the output (reduce with .mean()).")
     if not value.requires_grad:
-        raise ValueError(f"loss={getattr(loss, '__name__', loss)!r} returned a tensor that does "
-                         "not depend on the model's output; expected a loss computed from it.")
+        raise ValueError(f"{shown} returned a tensor that does not depend on the model's "
+                         "output; expected a loss computed from it.")
     return value
 
 

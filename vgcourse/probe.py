@@ -210,13 +210,7 @@ def jacobian_spectrum(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     >>> bool(torch.allclose(s, torch.ones(16, dtype=torch.float64)))
     True
     """
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"x must be a tensor, got {type(x).__name__}.")
-    if x.dim() == 2 and x.shape[0] == 1:
-        x = x[0]
-    if x.dim() != 1:
-        raise ValueError(f"x has shape {tuple(x.shape)}; expected one input, shape "
-                         "(in_features,).")
+    x = _single_input(x)
     hidden_layers(model)
     readout = getattr(model, "output", None)
     if not isinstance(readout, nn.Module):
@@ -417,6 +411,18 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(a @ b) / denominator
 
 
+def _single_input(x) -> torch.Tensor:
+    """One input vector (shape ``(in_features,)`` or ``(1, in_features)``), or a ValueError."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x must be a tensor, got {type(x).__name__}.")
+    if x.dim() == 2 and x.shape[0] == 1:
+        x = x[0]
+    if x.dim() != 1:
+        raise ValueError(f"x has shape {tuple(x.shape)}; expected one input, shape "
+                         "(in_features,).")
+    return x
+
+
 def _norms(tensors) -> list[float]:
     # In float64: square-summing float32 entries of 1e-23 underflows to 0; the norm must not.
     return torch.stack(torch._foreach_norm([t.detach().double() for t in tensors])).tolist()
@@ -457,13 +463,7 @@ def jacobian_log_spectrum(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     >>> round(float(logs[-1, -1]) / 40 / math.log(1e-3), 6)  # 1e-120, far below round-off
     1.0
     """
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"x must be a tensor, got {type(x).__name__}.")
-    if x.dim() == 2 and x.shape[0] == 1:
-        x = x[0]
-    if x.dim() != 1:
-        raise ValueError(f"x has shape {tuple(x.shape)}; expected one input, shape "
-                         "(in_features,).")
+    x = _single_input(x)
     layers = hidden_layers(model)
     for index, layer in enumerate(layers, start=1):
         if not isinstance(getattr(layer, "linear", None), nn.Linear) or \
