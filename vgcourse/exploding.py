@@ -12,7 +12,9 @@ import torch
 from torch import nn
 
 from ._validation import check_int, check_positive
+from .init import haar_orthogonal
 from .probe import cosine, flat_gradient  # noqa: F401  (defined once, in probe; used here too)
+from .recurrent import SequenceModel, sequence_model
 
 
 def cliff(
@@ -57,27 +59,6 @@ def cliff(
     return loss.detach(), grad
 
 
-class TanhRNN(nn.Module):
-    """A one-layer tanh RNN read out by a linear layer at the last step.
-
-    h_t = tanh(W_ih x_t + W_hh h_{t−1} + b), output = W_out h_T + c. ``rnn`` is the
-    ``torch.nn.RNN`` and ``output`` the ``nn.Linear`` read-out.
-    """
-
-    def __init__(self, rnn: nn.RNN, output: nn.Linear):
-        super().__init__()
-        self.rnn = rnn
-        self.output = output
-
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-        return self.output(self.final_state(x, h0))
-
-    def final_state(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-        """The hidden state h_T after the last step, shape (batch, hidden): the read-out's input."""
-        states, _ = self.rnn(x, h0)
-        return states[:, -1]
-
-
 def tanh_rnn(
     hidden: int = 32,
     spectral_radius: float = 1.5,
@@ -86,9 +67,11 @@ def tanh_rnn(
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
-) -> TanhRNN:
+) -> SequenceModel:
     """Build a tanh RNN whose recurrent matrix is W_hh = spectral_radius · Q, Q orthogonal.
 
+    The course's one tanh RNN, :class:`vgcourse.SequenceModel` with ``cell="rnn"``, read out
+    at the last step; only its draw differs from :func:`vgcourse.sequence_model`'s default.
     Every eigenvalue and singular value of W_hh then has size ``spectral_radius``. Input
     weights are standard normal, the read-out N(0, 1/hidden), biases zero.
 
@@ -107,30 +90,24 @@ def tanh_rnn(
 
     Returns
     -------
-    TanhRNN
+    SequenceModel
+        ``model.final_state(x)`` is h_T, the read-out's input.
     """
     check_int("hidden", hidden)
     check_positive("spectral_radius", spectral_radius, allow_zero=True)
     check_int("in_features", in_features)
     check_int("out_features", out_features)
+    model = sequence_model("rnn", in_features, hidden, out_features, seed=seed)
     g = torch.Generator().manual_seed(seed)
-    rnn = nn.RNN(in_features, hidden, batch_first=True, nonlinearity="tanh")
-    output = nn.Linear(hidden, out_features)
     with torch.no_grad():
-        rnn.weight_hh_l0.copy_(spectral_radius * orthogonal(hidden, g))
-        rnn.weight_ih_l0.copy_(torch.randn(hidden, in_features, generator=g))
-        rnn.bias_hh_l0.zero_()
-        rnn.bias_ih_l0.zero_()
-        output.weight.copy_(torch.randn(out_features, hidden, generator=g) / math.sqrt(hidden))
-        output.bias.zero_()
-    return TanhRNN(rnn, output).to(dtype=dtype, device=device)
-
-
-def orthogonal(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A Haar-random n × n orthogonal matrix in float64."""
-    check_int("n", n)
-    q, r = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
-    return q * torch.sign(torch.diagonal(r))
+        model.weight_hh.copy_(spectral_radius * haar_orthogonal(hidden, generator=g))
+        model.recurrent.weight_ih_l0.copy_(torch.randn(hidden, in_features, generator=g))
+        model.recurrent.bias_hh_l0.zero_()
+        model.recurrent.bias_ih_l0.zero_()
+        model.readout.weight.copy_(
+            torch.randn(out_features, hidden, generator=g) / math.sqrt(hidden))
+        model.readout.bias.zero_()
+    return model.to(dtype=dtype, device=device)
 
 
 def recall_task(
@@ -278,7 +255,7 @@ def readout_curvature(features: torch.Tensor) -> float:
     Parameters
     ----------
     features : Tensor of shape (n, k)
-        The read-out's inputs, e.g. :meth:`TanhRNN.final_state`, or the data of a linear model.
+        The read-out's inputs, e.g. :meth:`vgcourse.SequenceModel.final_state`, or the data of a linear model.
 
     Returns
     -------

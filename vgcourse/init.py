@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_positive
+from ._validation import check_choice, check_int, check_positive
 
 SCHEMES = ("default", "normal", "lecun", "xavier", "he", "orthogonal", "constant")
 
@@ -112,9 +112,38 @@ def _init_linear(layer: nn.Linear, scheme: str, std, generator) -> None:
         layer.bias.zero_()
 
 
-def _orthogonal_(weight: torch.Tensor, generator) -> None:
-    rows, cols = weight.shape
+def haar_orthogonal(rows: int, cols: int | None = None,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """A Haar-random ``rows × cols`` matrix with orthonormal columns (or rows), in float64.
+
+    The QR factors of a Gaussian matrix, with the signs of R's diagonal moved into Q so that Q
+    is distributed uniformly (Haar) rather than biased by the QR convention (Mezzadri 2007).
+    A square matrix is orthogonal; a tall one has orthonormal columns, a wide one orthonormal
+    rows. Every orthogonal draw in the course (the ``orthogonal`` init, the recurrent matrices
+    of chapters 4 and 7) comes from here.
+
+    Parameters
+    ----------
+    rows : int
+    cols : int, optional
+        Default ``rows`` (a square orthogonal matrix).
+    generator : torch.Generator, optional
+        Seeds the Gaussian draw.
+
+    Examples
+    --------
+    >>> q = haar_orthogonal(3, generator=torch.Generator().manual_seed(0))
+    >>> torch.allclose(q @ q.T, torch.eye(3, dtype=torch.float64))
+    True
+    """
+    check_int("rows", rows)
+    cols = rows if cols is None else cols
+    check_int("cols", cols)
     a = torch.randn(max(rows, cols), min(rows, cols), generator=generator, dtype=torch.float64)
     q, r = torch.linalg.qr(a)
-    q = q * torch.sign(torch.diagonal(r))  # makes Q Haar-distributed
-    weight.copy_(q if rows >= cols else q.T)
+    q = q * torch.sign(torch.diagonal(r))
+    return q if rows >= cols else q.T
+
+
+def _orthogonal_(weight: torch.Tensor, generator) -> None:
+    weight.copy_(haar_orthogonal(*weight.shape, generator=generator))

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ._validation import check_choice, check_dtype, check_int, check_positive, check_seed
+from .init import haar_orthogonal
 
 CELLS = ("rnn", "lstm", "gru")
 NONLINEARITIES = ("tanh", "relu", "identity")
@@ -187,11 +188,18 @@ class SequenceModel(nn.Module):
             return trajectory, {k: torch.stack(v, dim=1) for k, v in record.items()}
         return trajectory
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
+        """h_1 … h_T for ``x`` (batch, T, input), from the zero state: shape (batch, T, H)."""
         if self.cell == "rnn" and self.nonlinearity == "identity":  # PyTorch has no linear RNN
-            hs = torch.stack([s[0] for s in self.states(x)[1:]], dim=1)
-        else:
-            hs, _ = self.recurrent(x)
+            return torch.stack([s[0] for s in self.states(x)[1:]], dim=1)
+        return self.recurrent(x)[0]
+
+    def final_state(self, x: torch.Tensor) -> torch.Tensor:
+        """h_T, the state after the last step, shape (batch, H): what ``output="last"`` reads."""
+        return self.hidden_states(x)[:, -1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hs = self.hidden_states(x)
         return self.readout(hs[:, -1] if self.output == "last" else hs)
 
 
@@ -286,8 +294,7 @@ def sequence_model(
             model.recurrent.bias_hh_l0.zero_()
         elif spectral_radius is not None:
             for k in range(_GATES[cell]):
-                q, r = torch.linalg.qr(torch.randn(h, h, generator=generator, dtype=torch.float64))
-                q = q * torch.sign(torch.diagonal(r))  # Haar-distributed orthogonal matrix
+                q = haar_orthogonal(h, generator=generator)
                 model.weight_hh[k * h:(k + 1) * h] = spectral_radius * q.to(dtype)
         if forget_bias is not None:  # block 1 is f for the LSTM, z for the GRU
             model.recurrent.bias_ih_l0[h:2 * h] = forget_bias
