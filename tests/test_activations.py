@@ -8,7 +8,9 @@ import torch
 import vgcourse
 from vgcourse.activations import ACTIVATIONS, get_activation
 
-REQUIRED = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu"]
+REQUIRED = [
+    "identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu",
+]
 
 
 def test_registry_has_the_required_activations():
@@ -29,7 +31,7 @@ def test_derivative_matches_autograd(name):
 def test_module_matches_function(name):
     act = get_activation(name)
     x = torch.linspace(-5, 5, 101, dtype=torch.float64)
-    assert torch.allclose(act.module()(x), act.function(x))
+    assert torch.allclose(act.module().to(torch.float64)(x), act.function(x))
 
 
 def _normal_pdf(x):
@@ -43,6 +45,7 @@ def _normal_pdf(x):
         ("tanh", 1.0),
         ("relu", 1.0),
         ("leaky_relu", 1.0),
+        ("prelu", 1.0),
         ("elu", 1.0),
         ("identity", 1.0),
         ("selu", 1.0507009873554805 * 1.6732632423543772),  # scale·alpha, the left limit at 0
@@ -88,3 +91,22 @@ def test_derivative_from_output_agrees_with_the_derivative(name):
     x = torch.linspace(-6, 6, 1201, dtype=torch.float64)
     assert torch.allclose(act.derivative_from_output(act.function(x)), act.derivative(x),
                           rtol=1e-9, atol=1e-12)
+
+
+def test_prelu_is_he_et_al_2015s_rectifier_with_a_learned_slope():
+    act = get_activation("prelu")
+    x = torch.tensor([-4.0, -1.0, 0.0, 2.0, 3.5], dtype=torch.float64)
+    # φ(x) = x for x > 0 and 0.25·x otherwise, at PyTorch's initial slope 0.25
+    assert act.function(x).tolist() == [-1.0, -0.25, 0.0, 2.0, 3.5]
+    assert act.derivative(x).tolist() == [0.25, 0.25, 0.25, 1.0, 1.0]
+    # He et al.'s gain sqrt(2/(1 + a²)) = sqrt(32/17) at a = 1/4
+    assert act.gain == pytest.approx(math.sqrt(32 / 17), rel=1e-15)
+    assert act.piecewise_linear and act.learned and not act.saturates
+    module = act.module()
+    slopes = [p for p in module.parameters()]
+    assert len(slopes) == 1 and slopes[0].requires_grad and slopes[0].item() == 0.25
+    # the slope is learned: one gradient step on it changes φ on the negative side only
+    out = module(torch.tensor([-2.0, 3.0])).sum()
+    out.backward()
+    assert slopes[0].grad.item() == -2.0  # ∂φ(x)/∂a = min(0, x)
+    assert [a.name for a in ACTIVATIONS.values() if a.learned] == ["prelu"]

@@ -338,7 +338,7 @@ def test_mlp_leaves_the_global_rng_alone():
 
 def test_piecewise_linear_is_a_registry_fact():
     assert {n for n, a in vgcourse.ACTIVATIONS.items() if a.piecewise_linear} == {
-        "identity", "relu", "leaky_relu"}
+        "identity", "relu", "leaky_relu", "prelu"}
     for name, act in vgcourse.ACTIVATIONS.items():
         u = torch.tensor([-3.0, -1.0, -0.5, 0.5, 2.0, 3.0], dtype=torch.float64)
         two_slopes = len(set(act.derivative(u).tolist())) <= 2

@@ -22,6 +22,7 @@ Tensor = torch.Tensor
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
 _LEAKY_SLOPE = 0.01
+_PRELU_INIT = 0.25  # torch.nn.PReLU's default initial slope, the value He et al. (2015) used
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,13 @@ class Activation:
         a measurement that already holds ``h`` need not recompute ``phi`` (GELU and SiLU are
         not monotone and have none).
     piecewise_linear : bool
-        Whether φ is linear on each side of 0 (identity, ReLU, leaky ReLU), so φ' takes one
-        value for u < 0 and one for u > 0 and Gaussian averages of it do not depend on the
+        Whether φ is linear on each side of 0 (identity, ReLU, leaky ReLU, PReLU), so φ' takes
+        one value for u < 0 and one for u > 0 and Gaussian averages of it do not depend on the
         variance: the closed forms of :mod:`vgcourse.theory` branch on this.
+    learned : bool
+        Whether the module has parameters of its own that training changes (PReLU's slope).
+        ``function``, ``derivative`` and ``gain`` then describe φ at initialisation; the
+        module's parameters tell what it has become.
     """
 
     name: str
@@ -65,6 +70,7 @@ class Activation:
     saturates: bool = False
     derivative_from_output: Callable[[Tensor], Tensor] | None = None
     piecewise_linear: bool = False
+    learned: bool = False
 
     @cached_property
     def derivative_sup(self) -> float:
@@ -94,13 +100,22 @@ def _silu_derivative(x: Tensor) -> Tensor:
     return torch.where(torch.isinf(x), s, s * (1 + x * (1 - s)))
 
 
+def _prelu_at_init(x: Tensor) -> Tensor:
+    return torch.where(x > 0, x, _PRELU_INIT * x)
+
+
+def _two_slopes(x: Tensor, negative: float) -> Tensor:
+    """1 where ``x > 0``, ``negative`` elsewhere: φ' of a rectifier with that left slope."""
+    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative))
+
+
 def _finite_or_zero(x: Tensor, value: Tensor) -> Tensor:
     """``value`` where ``x`` is finite, 0 where it is ±inf."""
     return torch.where(torch.isinf(x), torch.zeros_like(value), value)
 
 
-#: Every registered activation by name: identity, sigmoid, tanh, relu, leaky_relu, elu, selu,
-#: gelu and silu.
+#: Every registered activation by name: identity, sigmoid, tanh, relu, leaky_relu, prelu, elu,
+#: selu, gelu and silu.
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
@@ -128,6 +143,20 @@ ACTIVATIONS: dict[str, Activation] = {
             derivative_from_output=lambda h: torch.where(
                 h > 0, torch.ones_like(h), torch.full_like(h, _LEAKY_SLOPE)),
             piecewise_linear=True,
+        ),
+        # PReLU (He et al. 2015): φ(x) = max(0, x) + a·min(0, x) with a learned slope a, one
+        # nn.Parameter per layer initialised at 0.25 by torch.nn.PReLU. The fields describe φ
+        # at that initial slope; the gain is He et al.'s sqrt(2/(1 + a²)).
+        Activation(
+            "prelu",
+            "PReLU",
+            _prelu_at_init,
+            lambda x: _two_slopes(x, _PRELU_INIT),
+            lambda: nn.PReLU(init=_PRELU_INIT),
+            math.sqrt(2 / (1 + _PRELU_INIT**2)),
+            derivative_from_output=lambda h: _two_slopes(h, _PRELU_INIT),
+            piecewise_linear=True,
+            learned=True,
         ),
         Activation(
             "elu",
