@@ -396,3 +396,26 @@ def test_dead_fraction_check_reports_a_stub_as_unsolved():
 
     feedback = vgcourse.check("02-dead-fraction", stub)
     assert not feedback and not feedback.solved
+
+
+@pytest.mark.parametrize("kind", [{"norm": "layer"}, {"norm": "batch"}, {"residual": True}])
+def test_preactivations_are_what_enters_the_activation_in_the_real_forward_pass(kind):
+    """Issue 13: preactivations once called layer.linear directly, ignoring normalisation and
+    skip connections. Reference: hooks on each activation module's input, by hand."""
+    torch.manual_seed(0)
+    net = vgcourse.mlp(3, 32, activation="tanh", in_features=8, **kind)
+    x = torch.randn(64, 8)
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    measured = saturation.preactivations(net, x)
+    # the measurement ran on a copy: batch-norm running statistics did not move
+    assert all(torch.equal(state[k], v) for k, v in net.state_dict().items() if "running" in k)
+    seen = []  # each of these layers calls its activation once per forward pass
+    hooks = [layer.activation.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+             for layer in net.hidden]
+    with torch.no_grad():
+        net(x)
+    for hook in hooks:
+        hook.remove()
+    assert len(measured) == len(seen) == 3
+    for u, reference in zip(measured, seen):
+        torch.testing.assert_close(u, reference, rtol=0, atol=0)

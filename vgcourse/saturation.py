@@ -8,6 +8,7 @@ saturation of the top sigmoid layer (Glorot & Bengio 2010) and dying ReLUs.
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from dataclasses import dataclass, field
@@ -37,7 +38,12 @@ def _activation_of(layer: nn.Module) -> Activation:
 
 
 def preactivations(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    """Pre-activations u_l = W_l h_{l-1} + b_l of every hidden layer on the batch ``x``.
+    """What enters each hidden layer's activation on the batch ``x``, in a forward pass of the model.
+
+    For a plain layer that is u_l = W_l h_{l-1} + b_l; for a normalised one the normalisation's
+    output (``layer.pre_activation``), and residual blocks see their skip connections: the
+    values are read from the model's own forward pass, as :func:`vgcourse.gradient_flow`
+    reads them. The pass runs on a copy, so batch-norm running statistics are left alone.
 
     Parameters
     ----------
@@ -51,16 +57,21 @@ def preactivations(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     list of Tensor
         One ``(batch, width)`` tensor per hidden layer, input side first (no gradient).
     """
-    layers = hidden_layers(model)
+    hidden_layers(model)
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
         raise ValueError(f"x must be a 2-D tensor (batch, features), got {x!r:.60}.")
-    dtype = next(model.parameters()).dtype
-    out, h = [], x.to(dtype)
-    with torch.no_grad():
-        for layer in layers:
-            u = layer.linear(h)
-            out.append(u)
-            h = layer.activation(u)
+    work = copy.deepcopy(model)
+    dtype = next(work.parameters()).dtype
+    out: list[torch.Tensor] = []
+    hooks = [getattr(layer, "pre_activation", layer.linear).register_forward_hook(
+        lambda module, inputs, output: out.append(output.detach()))
+        for layer in hidden_layers(work)]
+    try:
+        with torch.no_grad():
+            work(x.to(dtype))
+    finally:
+        for hook in hooks:
+            hook.remove()
     return out
 
 
