@@ -8,12 +8,33 @@ import matplotlib.pyplot as plt
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
 
-def new_axes(ax=None, figsize=(6.4, 3.6)):
-    """Return ``(figure, axes)``: a fresh pair, or ``ax`` with its figure."""
+def new_axes(ax=None, figsize=(6.4, 3.6), nrows: int = 1, ncols: int = 1, **subplots):
+    """Return ``(figure, axes)``: a fresh pair, or ``ax`` with its figure.
+
+    The one figure set-up of the course: a constrained layout at the page's default size.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes, optional
+        Draw into these axes (returned with their figure) instead of a new figure.
+    figsize : (float, float), default (6.4, 3.6)
+        Size in inches of a new figure.
+    nrows, ncols : int, default 1
+        A grid of panels; the axes are then returned as ``plt.subplots`` returns them (an
+        array, squeezed).
+    **subplots
+        Further arguments of ``plt.subplots``: ``sharex``, ``sharey``, ``gridspec_kw``, ...
+
+    Examples
+    --------
+    >>> fig, (left, right) = new_axes(figsize=(10, 3.8), ncols=2)
+    >>> fig.get_layout_engine().__class__.__name__
+    'ConstrainedLayoutEngine'
+    >>> plt.close(fig)
+    """
     if ax is not None:
         return ax.figure, ax
-    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return fig, ax
+    return plt.subplots(nrows, ncols, figsize=figsize, layout="constrained", **subplots)
 
 
 def plot_gradient_flow(flow, ax=None, theory=None, label=None, color=None):
