@@ -135,6 +135,24 @@ def test_rendered_page_carries_the_same_colab_link(path):
     assert links == {colab_tools.colab_url(path)}
 
 
+def test_contributing_chapter_map_is_generated_from_the_notebooks():
+    """Issue 13: the map chapter → notebook → modules → checks → tests is generated and current."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("chapter_map", ROOT / "tools" / "chapter_map.py")
+    chapter_map = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chapter_map)
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    assert text == chapter_map.with_map(text), (
+        "CONTRIBUTING.md's chapter map differs from the notebooks: run "
+        "`python tools/chapter_map.py`")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "book/" in line]
+    assert len(rows) == len(chapter_map.chapter_notebooks(ROOT))
+    # the recurrent chapter's row names its topic module and the module's own tests
+    assert any("07_lstm_gru" in r and "`recurrent`" in r and "test_recurrent.py" in r
+               for r in rows)
+
+
 def test_readme_colab_table_is_generated_from_the_toc():
     text = (ROOT / "README.md").read_text()
     assert text == colab_tools.readme_with_table(ROOT), (
