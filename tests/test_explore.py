@@ -1,13 +1,22 @@
 """explore(): the live panel, the static sweep, and the switch between them."""
 
+import fcntl
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # tests only; never set this when executing notebooks
 import matplotlib.pyplot as plt
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
 
 import vgcourse
 from vgcourse.exploring import MAX_FRAMES
@@ -95,3 +104,156 @@ def test_bad_arguments():
         vgcourse.explore(line, slope=[1, 2], defaults={"slope": 9})
     with pytest.raises(ValueError, match="returned int"):
         vgcourse.explore(lambda a: 1, a=[1]).figure()
+
+
+# -- the live panel and the progress bars in a real kernel, under ipywidgets 7 and 8 -----------
+# Colab ships ipywidgets 7.7.1 (tests/colab_snapshot.toml) and its widget manager does not take 8;
+# Jupyter has 8 (.venv). Each runs in a kernel of its own, and the kernel's messages are what a
+# front end would receive. The model module versions are those of @jupyter-widgets/controls that
+# each major version emits (ipywidgets 7.x: 1.5.0; 8.x: 2.0.0): a panel built with the wrong
+# protocol for the installed front end would not render.
+CONTROLS_MODULE_VERSION = {7: "1.5.0", 8: "2.0.0"}
+SNAPSHOT = Path(__file__).with_name("colab_snapshot.toml")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ipywidgets_7() -> Path:
+    """A folder holding Colab's ipywidgets 7 (only that), to put before .venv's on the path."""
+    version = tomllib.loads(SNAPSHOT.read_text())["packages"]["ipywidgets"]
+    assert version.startswith("7."), f"the Colab snapshot's ipywidgets is {version}, not 7.x"
+    cache = Path(os.environ.get("VGCOURSE_PARITY_CACHE",
+                                Path.home() / ".cache" / "vgcourse" / "colab-parity"))
+    target = cache / f"ipywidgets-{version}"
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / "ipywidgets.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "complete").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            done = subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+                 str(target), f"ipywidgets=={version}", "ipython_genutils"],
+                capture_output=True, text=True)
+            assert done.returncode == 0, done.stdout + done.stderr
+            (target / "complete").write_text(version)
+    return target
+
+
+@pytest.fixture(scope="module", params=[7, 8], ids=["ipywidgets7", "ipywidgets8"])
+def kernel(request, tmp_path_factory):
+    major = request.param
+    path = [str(ROOT)] + ([str(ipywidgets_7())] if major == 7 else [])
+    spec = tmp_path_factory.mktemp("kernels") / "vgcourse-widgets"
+    spec.mkdir()
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"ipywidgets {major}", "language": "python",
+        "env": {"PYTHONPATH": os.pathsep.join(reversed(path))}}))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MPLBACKEND", "VGCOURSE_EXPLORE", "VGCOURSE_PROGRESS", "PYTHONPATH")}
+    manager = KernelManager(kernel_name="vgcourse-widgets",
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec.parent)]))
+    manager.start_kernel(env=env)
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=120)
+        yield major, client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def _replies(client, msg_id, timeout=120) -> list[dict]:
+    """The iopub messages answering ``msg_id``, up to its kernel's return to idle."""
+    found = []
+    while True:
+        msg = client.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return found
+        found.append(msg)
+
+
+def _run(client, code) -> list[dict]:
+    msg_id = client.execute(code)
+    messages = _replies(client, msg_id)
+    errors = [m["content"] for m in messages if m["msg_type"] == "error"]
+    assert not errors, "\n".join("\n".join(e["traceback"]) for e in errors)
+    return messages
+
+
+def _models(messages) -> dict[str, dict]:
+    """``comm_id -> state`` of every widget model the kernel opened."""
+    return {m["content"]["comm_id"]: m["content"]["data"]["state"] for m in messages
+            if m["msg_type"] == "comm_open"
+            and m["content"].get("target_name") == "jupyter.widget"}
+
+
+def _stdout(messages) -> str:
+    return "".join(m["content"]["text"] for m in messages
+                   if m["msg_type"] == "stream" and m["content"]["name"] == "stdout")
+
+
+def test_live_panel_renders_and_redraws_under_each_ipywidgets(kernel):
+    major, client = kernel
+    version = _stdout(_run(client, "import ipywidgets; print(ipywidgets.__version__)"))
+    assert version.strip().split(".")[0] == str(major), version
+    shown = _run(client, """
+import matplotlib.pyplot as plt
+import vgcourse
+
+calls = []
+
+def line(slope):
+    calls.append(slope)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, slope])
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    return fig
+
+vgcourse.explore(line, slope=[1, 2])
+""")
+    views = [m["content"]["data"]["application/vnd.jupyter.widget-view+json"] for m in shown
+             if m["msg_type"] in ("execute_result", "display_data")
+             and "application/vnd.jupyter.widget-view+json" in m["content"]["data"]]
+    assert len(views) == 1, f"expected one panel displayed, got {views}"
+    models = _models(shown)
+    panel = models[views[0]["model_id"]]
+    assert panel["_model_name"] == "VBoxModel"
+    assert panel["_model_module_version"] == CONTROLS_MODULE_VERSION[major]
+    slider = next(cid for cid, s in models.items() if s["_model_name"] == "SelectionSliderModel")
+    output = next(cid for cid, s in models.items() if s["_model_name"] == "OutputModel")
+    assert models[slider]["_model_module_version"] == CONTROLS_MODULE_VERSION[major]
+
+    # The reader moves the slider: the front end sends the new index, as Jupyter and Colab do.
+    message = client.session.msg("comm_msg", {"comm_id": slider, "data": {
+        "method": "update", "state": {"index": 1}, "buffer_paths": []}})
+    client.shell_channel.send(message)
+    redrawn = _replies(client, message["header"]["msg_id"])
+    # The Output widget captures the messages of this update (its msg_id is the update's), and
+    # a new PNG figure is among them: the front end draws it in the panel.
+    captured = [m["content"]["data"]["state"].get("msg_id") for m in redrawn
+                if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == output]
+    assert message["header"]["msg_id"] in captured, redrawn
+    assert any(m["msg_type"] == "display_data" and "image/png" in m["content"]["data"]
+               for m in redrawn), [m["msg_type"] for m in redrawn]
+    assert _stdout(_run(client, "print(calls)")).strip() == "[1, 2]"
+
+
+def test_progress_bar_is_a_widget_under_each_ipywidgets(kernel):
+    major, client = kernel
+    messages = _run(client, """
+from vgcourse.progress import progress
+
+total = sum(progress(range(3), desc="steps"))
+print(total)
+""")
+    assert _stdout(messages).strip() == "3"
+    bars = [s for s in _models(messages).values() if s["_model_name"] == "FloatProgressModel"]
+    assert len(bars) == 1 and bars[0]["_model_module_version"] == CONTROLS_MODULE_VERSION[major]
+    assert bars[0]["value"] == 0 and bars[0]["max"] == 3  # opened at 0; updated by comm_msg
+    warned = "".join(m["content"]["text"] for m in messages
+                     if m["msg_type"] == "stream" and m["content"]["name"] == "stderr")
+    assert "IProgress not found" not in warned

@@ -187,7 +187,7 @@ class Explorer:
     def _repr_mimebundle_(self, include=None, exclude=None):
         if static_mode():
             return {"text/html": self.static_html(), "text/plain": self._summary()}
-        return self.widget()._repr_mimebundle_(include=include, exclude=exclude)
+        return _widget_bundle(self.widget(), include=include, exclude=exclude)
 
     def _summary(self) -> str:
         grid = ", ".join(f"{n}={v}" for n, v in self.grid.items())
@@ -224,6 +224,22 @@ def explore(fn, *, defaults: dict | None = None, description: str = "", **grid) 
     >>> panel = explore(experiment, depth=[5, 10, 20], activation=["tanh", "relu"])
     """
     return Explorer(fn, grid, defaults=defaults, description=description)
+
+
+def _widget_bundle(widget, include=None, exclude=None) -> dict:
+    """The display bundle of an ipywidgets widget, under ipywidgets 7.7 and 8.
+
+    ipywidgets 8 returns it from ``_repr_mimebundle_``. ipywidgets 7 (Colab's 7.7.1) has no such
+    method: its ``_ipython_display_`` displays the same bundle itself, built here alike.
+    """
+    if hasattr(widget, "_repr_mimebundle_"):
+        return widget._repr_mimebundle_(include=include, exclude=exclude)
+    plain = repr(widget)
+    bundle = {"text/plain": plain if len(plain) <= 110 else plain[:110] + "\u2026"}
+    if widget._view_name is not None:
+        bundle["application/vnd.jupyter.widget-view+json"] = {
+            "version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+    return bundle
 
 
 def _close_new_figures(before: set) -> None:
