@@ -66,6 +66,28 @@ def test_model_is_left_untouched():
     assert next(float_model.parameters()).dtype == torch.float32
 
 
+def test_statistics_read_late_are_those_of_the_measurement():
+    """The activation statistics are computed on first access, from the activations the
+    measurement kept: changing the model in between changes nothing, and copies carry them."""
+    import pickle
+
+    x, y = batch(8, n=16)
+    model = vgcourse.mlp(4, 8, activation="tanh", init="normal", std=3.0, dtype=torch.float64)
+    late = vgcourse.gradient_flow(model, x, y)  # statistics not read yet
+    first = model.hidden[0].linear
+    h1 = torch.tanh(x.double() @ first.weight.detach().T + first.bias.detach())  # by hand
+    with torch.no_grad():  # silence every layer: a recomputation would see no saturation
+        for p in model.parameters():
+            p.zero_()
+    assert late.activation_std[0] == pytest.approx(float(h1.std()), rel=1e-12, abs=0)
+    assert late.saturated_fraction[0] == float((1 - h1**2 < 0.05).double().mean())
+    assert min(late.saturated_fraction) > 0.3
+    again = pickle.loads(pickle.dumps(late))
+    assert again == late and again.dead_fraction == late.dead_fraction
+    fresh = vgcourse.gradient_flow(model, x, y)
+    assert max(fresh.saturated_fraction) == 0.0 and max(fresh.activation_std) == 0.0
+
+
 def test_dead_and_saturated_fractions():
     width = 16
     x, y = batch(width, n=32)

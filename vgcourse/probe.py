@@ -25,6 +25,10 @@ from .losses import (
 SATURATION_THRESHOLD = 0.05
 
 
+# The fields of GradientFlow that gradient_flow computes on first access.
+_STATISTICS = ("activation_mean", "activation_std", "saturated_fraction", "dead_fraction")
+
+
 @dataclass
 class GradientFlow:
     """Per-layer gradient and activation statistics, ordered from input to output.
@@ -35,6 +39,10 @@ class GradientFlow:
     sigmoid and tanh; 0 for the others) and ``dead_fraction`` (share of units whose φ' is zero
     on every example of the batch). ``weight_grad_norms`` has one entry per Linear layer, output
     layer last, and ``weight_norms`` the matching Frobenius norms of the weights.
+
+    :func:`gradient_flow` measures the norms at once and the four activation statistics on
+    first access (from the activations it kept, so the values do not depend on when they are
+    read): a caller that needs only the norms pays little more than a forward and backward pass.
     """
 
     activation_grad_norms: list[float]
@@ -46,6 +54,29 @@ class GradientFlow:
     dead_fraction: list[float]
     loss: float
     activation: str = ""
+
+    @classmethod
+    def _deferred(cls, statistics: _PendingStatistics, **measured) -> GradientFlow:
+        """A GradientFlow whose activation statistics ``statistics`` computes on first access."""
+        flow = cls.__new__(cls)
+        flow.__dict__.update(measured, _pending=statistics)
+        return flow
+
+    def __getattr__(self, name):  # reached only for an attribute not set yet
+        pending = self.__dict__.get("_pending")
+        if name in _STATISTICS and pending is not None:
+            self.__dict__.update(zip(_STATISTICS, pending.compute()))
+            del self.__dict__["_pending"]
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self):  # copies and pickles carry the statistics, not the activations
+        for name in _STATISTICS:
+            getattr(self, name)
+        return dict(self.__dict__)
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
 
     @property
     def depth(self) -> int:
@@ -122,22 +153,25 @@ def gradient_flow(
     if dtype is not None:
         check_dtype("dtype", dtype)
     hidden_layers(model)
-    if next(model.parameters(), None) is None:
+    params = list(model.parameters())
+    if not params:
         raise ValueError(f"model={type(model).__name__} has no parameters; expected a model "
                          "with weights to measure.")
     work = model
-    if dtype is not None and any(p.dtype != dtype for p in model.parameters()):
+    if dtype is not None and any(p.dtype != dtype for p in params):
         work = copy.deepcopy(model).to(dtype)
-    dtype = next(work.parameters()).dtype
+        params = list(work.parameters())
     layers = hidden_layers(work)
-    linears = [m for m in work.modules() if isinstance(m, nn.Linear)]
+    modules = list(work.modules())  # one walk of the module tree serves the next three lines
+    linears = [m for m in modules if isinstance(m, nn.Linear)]
     frozen = [m.weight for m in linears if not m.weight.requires_grad]
-    buffers = [(b, b.clone()) for b in work.buffers()]  # e.g. batch norm's running statistics
+    buffers = [(b, b.clone()) for m in modules for b in m.buffers(recurse=False)]  # e.g. batch
+    # norm's running statistics
     with torch.enable_grad():
         for weight in frozen:
             weight.requires_grad_(True)
         try:
-            return _measure(work, layers, linears, x, y, loss, loss_fn, dtype)
+            return _measure(work, layers, linears, x, y, loss, loss_fn, params[0])
         finally:
             for weight in frozen:
                 weight.requires_grad_(False)
@@ -146,16 +180,18 @@ def gradient_flow(
                     buffer.copy_(saved)
 
 
-def _measure(work, layers, linears, x, y, loss, loss_fn, dtype) -> GradientFlow:
-    """The forward and backward pass of :func:`gradient_flow`, on the model it measures."""
+def _measure(work, layers, linears, x, y, loss, loss_fn, first) -> GradientFlow:
+    """The forward and backward pass of :func:`gradient_flow`, on the model it measures, in
+    the dtype and on the device of its first parameter ``first``."""
+    dtype, device = first.dtype, first.device
     pre, post = [], []
+    from_input = [_needs_pre_activation(layer) for layer in layers]
     # A normalised layer's activation input is its norm's output: `pre_activation` names it.
     hooks = [getattr(layer, "pre_activation", layer.linear).register_forward_hook(
-        lambda m, i, o: pre.append(o)) for layer in layers if _needs_pre_activation(layer)]
+        lambda m, i, o: pre.append(o)) for layer, u in zip(layers, from_input) if u]
     hooks += [layer.register_forward_hook(lambda m, i, o: post.append(o)) for layer in layers]
     try:
         # The measurement runs where the model is: the batch follows it to its device.
-        device = next(work.parameters()).device
         output = forward(work, x.to(device=device, dtype=dtype))
         target = prepare_target(y, loss, dtype).to(device)
         check_loss_inputs(output, target, loss)
@@ -163,23 +199,38 @@ def _measure(work, layers, linears, x, y, loss, loss_fn, dtype) -> GradientFlow:
     finally:
         for hook in hooks:
             hook.remove()
-    grads = torch.autograd.grad(value, post + [m.weight for m in linears])
-    act_grads, weight_grads = grads[: len(post)], grads[len(post) :]
+    weights = [m.weight for m in linears]
+    grads = torch.autograd.grad(value, post + weights)
     with torch.no_grad():
-        grad_norms = _norms(act_grads)
-        weight_grad_norms, weight_norms = _norms(weight_grads), _norms([m.weight for m in linears])
-        means, stds, saturated, dead = _layer_statistics(layers, pre, post)
-    return GradientFlow(
-        activation_grad_norms=grad_norms,
-        weight_grad_norms=weight_grad_norms,
-        weight_norms=weight_norms,
-        activation_mean=means,
-        activation_std=stds,
-        saturated_fraction=saturated,
-        dead_fraction=dead,
+        norms = _norms([*grads, *weights])
+    depth, count = len(post), len(weights)
+    return GradientFlow._deferred(
+        _PendingStatistics(layers, from_input, pre, post),
+        activation_grad_norms=norms[:depth],
+        weight_grad_norms=norms[depth : depth + count],
+        weight_norms=norms[depth + count :],
         loss=float(value.detach()),
         activation=getattr(layers[0], "activation_name", ""),
     )
+
+
+class _PendingStatistics:
+    """The activations one :func:`gradient_flow` call kept, and the statistics made from them.
+
+    Holds detached tensors and each layer's activation name, not the model: training the model
+    afterwards does not change the statistics of the measurement.
+    """
+
+    def __init__(self, layers, from_input, pre, post):
+        self.names = [getattr(layer, "activation_name", None) for layer in layers]
+        self.from_input = from_input
+        self.pre = [u.detach() for u in pre]
+        self.post = [h.detach() for h in post]
+
+    def compute(self) -> tuple[list[float], ...]:
+        """Activation mean, std, saturated and dead fractions per layer (see GradientFlow)."""
+        with torch.no_grad():
+            return _layer_statistics(self.names, self.from_input, self.pre, self.post)
 
 
 def jacobian_spectrum(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -345,16 +396,17 @@ def _needs_pre_activation(layer: nn.Module) -> bool:
     return name is not None and get_activation(name).derivative_from_output is None
 
 
-def _layer_statistics(layers, pre, post) -> tuple[list[float], ...]:
+def _layer_statistics(names, from_input, pre, post) -> tuple[list[float], ...]:
     """Per hidden layer: activation mean and std, saturated and dead fractions.
 
-    Layers of one shape and one activation (every plain MLP) are measured as one stacked tensor:
-    a handful of large operations instead of a dozen small ones per layer, which is most of what
-    keeps gradient_flow close to the cost of a bare forward and backward pass.
+    ``names`` holds each layer's activation name (None: no activation), ``from_input`` whether
+    its φ' is computed from the pre-activation (one entry of ``pre`` per such layer) rather than
+    from its output ``post``. Layers of one shape and one activation (every plain MLP) are
+    measured as one stacked tensor: a handful of large operations instead of a dozen small ones
+    per layer.
     """
-    names = {getattr(layer, "activation_name", None) for layer in layers}
-    if len(names) == 1 and None not in names and len({h.shape for h in post}) == 1:
-        act = get_activation(names.pop())
+    if len(set(names)) == 1 and None not in names and len({h.shape for h in post}) == 1:
+        act = get_activation(names[0])
         h = torch.stack(post).flatten(2).double()
         count = h[0].numel()
         # mean and mean square in two passes: torch.var_mean over two dims is 4x slower here
@@ -368,16 +420,15 @@ def _layer_statistics(layers, pre, post) -> tuple[list[float], ...]:
                      if act.saturates else torch.zeros_like(dead))
         return tuple(torch.stack([mean, var.sqrt(), saturated.double(), dead]).tolist())
     rows, pre_iter = [], iter(pre)
-    for layer, h in zip(layers, post):
-        u = next(pre_iter) if _needs_pre_activation(layer) else None
+    for name, needs_input, h in zip(names, from_input, post):
+        u = next(pre_iter) if needs_input else None
         std, mean = torch.std_mean(h.double())
-        rows.append(torch.stack([mean, std, *_unit_statistics(layer, u, h)]))
+        rows.append(torch.stack([mean, std, *_unit_statistics(name, u, h)]))
     return tuple(torch.stack(rows).T.tolist())
 
 
-def _unit_statistics(layer: nn.Module, pre, post: torch.Tensor):
+def _unit_statistics(name: str | None, pre, post: torch.Tensor):
     """Saturated and dead fractions of one layer, as 0-d float64 tensors (nan: no activation)."""
-    name = getattr(layer, "activation_name", None)
     if name is None:
         nan = torch.tensor(float("nan"), dtype=torch.float64, device=post.device)
         return nan, nan
