@@ -21,6 +21,7 @@ from .doctor import Report, diagnose
 from .exploring import Explorer, explore
 from .init import initialize
 from .models import MLP, mlp
+from .monitor import Monitor
 from .probe import GradientFlow, gradient_flow, jacobian_spectrum, preactivation_moments
 from .recurrent import SequenceModel, gradient_through_time, sequence_model
 from .reproducible import setup
@@ -36,6 +37,7 @@ __all__ = [
     "GradientFlow",
     "History",
     "MLP",
+    "Monitor",
     "Report",
     "SequenceModel",
     "case_studies",

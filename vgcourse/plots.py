@@ -37,6 +37,34 @@ def new_axes(ax=None, figsize=(6.4, 3.6), nrows: int = 1, ncols: int = 1, **subp
     return plt.subplots(nrows, ncols, figsize=figsize, layout="constrained", **subplots)
 
 
+def smooth(values, window: int = 10):
+    """Running mean of ``values`` over ``window`` consecutive entries, to read noisy curves.
+
+    Only full windows are kept (NumPy's ``mode="valid"``), so the result has
+    ``len(values) − window + 1`` entries; entry ``i`` is the mean of ``values[i:i + window]``
+    and belongs at step ``i + window`` of a curve that starts at step 1.
+
+    Parameters
+    ----------
+    values : sequence of float
+        At least ``window`` of them, e.g. ``History.loss``.
+    window : int, default 10
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    import numpy as np
+
+    from ._validation import check_int
+
+    check_int("window", window)
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or len(values) < window:
+        raise ValueError(f"values has shape {values.shape}; expected a sequence of at least "
+                         f"window={window} numbers.")
+    return np.convolve(values, np.ones(window) / window, mode="valid")
+
 def plot_gradient_flow(flow, ax=None, theory=None, label=None, color=None):
     """Per-layer ‖∂loss/∂h_l‖ on a log scale, with an optional theory line.
 
@@ -238,6 +266,123 @@ def plot_dashboard(history, flow=None, title: str = ""):
         axes[3].legend(frameon=True, fontsize=8, loc="best", framealpha=0.8)
     for ax in axes:
         ax.grid(True, alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_monitor(monitor, steps=None, histograms: str = "activations", title: str = ""):
+    """The dashboard of a :class:`vgcourse.Monitor`: Karpathy's makemore panels, over steps.
+
+    Top row: every layer's update-to-data ratio ‖ΔW‖/‖W‖ with the 1e-3 rule of thumb, its
+    gradient norm, and the saturated (sigmoid, tanh) or dead (rectifiers) fraction of every
+    activation call. Bottom row: histograms of every activation call's output (or of the
+    gradient reaching it) at up to three chosen steps. Colours run from the input side (dark)
+    to the output (light); exact zeros, which a log axis cannot show, are left out and counted.
+
+    Parameters
+    ----------
+    monitor : Monitor
+        A monitor that recorded at least one step.
+    steps : sequence of int, optional
+        Recorded steps whose histograms to draw (at most three). Default: the first and the
+        last recorded step.
+    histograms : {"activations", "gradients"}
+        Histograms of the outputs h, or of the gradients ∂L/∂h.
+    title : str
+        Figure title.
+
+    Raises
+    ------
+    ValueError
+        Nothing was recorded, more than three ``steps`` or one that was not recorded, or an
+        unknown ``histograms``.
+    """
+    import numpy as np
+
+    from ._validation import check_choice
+
+    check_choice("histograms", histograms, ("activations", "gradients"))
+    if not getattr(monitor, "steps", None):
+        raise ValueError("monitor has recorded no step yet; train inside its `with` block "
+                         "(or call monitor.step() after each update made by hand).")
+    if steps is None:
+        steps = sorted({monitor.steps[0], monitor.steps[-1]})
+    steps = list(steps)
+    if not 1 <= len(steps) <= 3:
+        raise ValueError(f"steps={steps!r} is not allowed; expected one to three recorded "
+                         "steps.")
+    chosen = [monitor.histogram_at(s, gradients=histograms == "gradients") for s in steps]
+
+    fig = plt.figure(figsize=(11.0, 6.4), layout="constrained")
+    grid = fig.add_gridspec(2, 3 * len(steps))
+    top = [fig.add_subplot(grid[0, j * len(steps):(j + 1) * len(steps)]) for j in range(3)]
+    bottom = [fig.add_subplot(grid[1, 3 * j:3 * (j + 1)]) for j in range(len(steps))]
+    cmap = plt.get_cmap("viridis")
+    x = np.array(monitor.steps)
+    layers = len(monitor.layers)
+
+    def shade(j, count):
+        return cmap(j / max(1, count - 1))
+
+    for ax, values, label, name in [
+        (top[0], monitor.update_to_data, r"$\|\Delta W\| / \|W\|$ per step (log scale)",
+         "update-to-data ratio"),
+        (top[1], monitor.grad_norm, r"$\|\partial\mathcal{L}/\partial W\|$ (log scale)",
+         "gradient norm per layer"),
+    ]:
+        values = np.array(values, dtype=float)
+        zero = int((values == 0).all(axis=0).sum())
+        values = np.where(values > 0, values, np.nan)
+        for j in range(layers):
+            ax.plot(x, values[:, j], color=shade(j, layers), lw=1)
+        ax.set_yscale("log")
+        ax.set(xlabel="training step", ylabel=label, title=name)
+        if zero:
+            ax.text(0.03, 0.03, f"{zero} of {layers} layers: exactly 0 throughout",
+                    transform=ax.transAxes, fontsize=8, color=PALETTE[1])
+    top[0].axhline(1e-3, color="0.3", ls="--", lw=1, label="1e-3 rule of thumb")
+    top[0].legend(frameon=False, fontsize=8)
+
+    calls = monitor.activations
+    saturated, dead = np.array(monitor.saturated, float), np.array(monitor.dead, float)
+    from .activations import ACTIVATIONS
+
+    kinds = [monitor.activation_kinds.get(c) for c in calls]
+    for j, kind in enumerate(kinds):
+        saturates = kind is not None and ACTIVATIONS[kind].saturates
+        series = saturated[:, j] if saturates else dead[:, j]
+        top[2].plot(x, series, color=shade(j, len(calls)), lw=1, ls="-" if saturates else ":")
+    for kind_saturates, style, label in [(True, "-", "saturated (φ' < 5 % of its maximum)"),
+                                         (False, ":", "dead (φ' = 0 on every example)")]:
+        if any((k is not None and ACTIVATIONS[k].saturates) == kind_saturates for k in kinds):
+            top[2].plot([], [], color="0.3", ls=style, label=label)
+    top[2].set(xlabel="training step", ylabel="fraction of units", ylim=(-0.03, 1.03),
+               title="activation calls: saturated or dead")
+    if calls:
+        top[2].legend(frameon=False, fontsize=8)
+
+    what = r"$\partial\mathcal{L}/\partial h$" if histograms == "gradients" else "output $h$"
+    for ax, step, hist in zip(bottom, steps, chosen):
+        for j, call in enumerate(calls):
+            if call in hist:
+                edges, density = hist[call]
+                ax.plot((edges[:-1] + edges[1:]) / 2, density, color=shade(j, len(calls)),
+                        lw=1)
+        ax.set(xlabel=f"value of the activation call's {what}", ylabel="density",
+               title=f"{'gradient' if histograms == 'gradients' else 'activation'} "
+                     f"histograms at step {step}")
+        if histograms == "gradients":
+            ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+    for ax in top + bottom:
+        ax.grid(True, alpha=0.3)
+    if layers:
+        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, max(layers, 2)))
+        fig.colorbar(sm, ax=top[:2], label="layer (1 = input side)", fraction=0.04)
+    if calls:
+        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, max(len(calls), 2)))
+        fig.colorbar(sm, ax=[top[2], *bottom], label="activation call (1 = input side)",
+                     fraction=0.04)
     if title:
         fig.suptitle(title)
     return fig
