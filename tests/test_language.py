@@ -195,3 +195,33 @@ def test_source_text_checks_its_file_limits():
         data.source_text(min_file_chars=100, max_file_chars=10)
     with pytest.raises(ValueError, match="max_chars=10"):
         data.source_text(max_chars=10)
+
+
+# Chapter 10's text, as CPython 3.11.7's standard library held it (recorded when it was shipped,
+# with the book's build): the sha256 of the chapter's 500 000 characters and of the shipped file.
+CHAPTER_TEXT_SHA256 = "9e3575271000a35bffe92fd5ec4f2865133384bc7e4814054450cfbf8890ac29"
+SHIPPED_SHA256 = "0f0401b244bb072e180d81c0e090a35624fdd026ba352c3399a6093201652fbd"
+
+
+def test_corpus_is_the_shipped_text_not_the_running_pythons(monkeypatch, tmp_path):
+    """The corpus is read from vgcourse/corpus/, so it is the same under any Python (Colab's
+    3.13 included: tests/test_colab.py checks it there): pointing the interpreter's standard
+    library at an empty folder changes nothing."""
+    import hashlib
+    import sysconfig
+    from importlib import resources
+
+    packed = resources.files("vgcourse").joinpath("corpus", data.CORPUS_FILE).read_bytes()
+    assert hashlib.sha256(packed).hexdigest() == SHIPPED_SHA256
+    provenance = resources.files("vgcourse").joinpath("corpus", "PROVENANCE.md").read_text()
+    assert SHIPPED_SHA256 in provenance and "Python Software Foundation License" in provenance
+    assert resources.files("vgcourse").joinpath("corpus", "LICENSE-PSF.txt").is_file()
+
+    paths = sysconfig.get_paths()
+    monkeypatch.setattr(sysconfig, "get_paths", lambda *a, **k: {**paths, "stdlib": str(tmp_path)})
+    corpus = data.source_text(max_chars=500_000, val_fraction=0.2)  # chapter 10's call
+    text = corpus.train_text + corpus.val_text
+    assert hashlib.sha256(text.encode()).hexdigest() == CHAPTER_TEXT_SHA256
+    assert corpus.python_version == "3.11.7"
+    assert (corpus.files[0], corpus.files[-1], len(corpus.files)) == ("abc.py", "dis.py", 27)
+    assert len(corpus.val_text) == 100_000

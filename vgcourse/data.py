@@ -6,6 +6,7 @@ seeded generator and then moved there, so a seed gives the same numbers on every
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -314,20 +315,23 @@ class Corpus:
 
 def source_text(max_chars: int = 300_000, min_file_chars: int = 2_000,
                 max_file_chars: int = 60_000, val_fraction: float = 0.1) -> Corpus:
-    """Real text without a download: the Python standard library's own source files.
+    """Real text without a download: Python's standard library source, shipped with vgcourse.
 
-    Files are the public top-level modules of the running interpreter's standard library
-    (``sysconfig.get_paths()["stdlib"]``), taken in alphabetical order, skipping files shorter
-    than ``min_file_chars`` or longer than ``max_file_chars``, until ``max_chars`` characters are
+    Files are the public top-level modules of CPython 3.11.7's standard library, shipped
+    compressed in ``vgcourse/corpus/`` with their licence and provenance (the running
+    interpreter's own library would give other text, and other numbers, on another Python,
+    Colab's for one). They are taken in alphabetical order, skipping files shorter than
+    ``min_file_chars`` or longer than ``max_file_chars``, until ``max_chars`` characters are
     collected. Tabs become four spaces and characters outside printable ASCII become ``"?"``,
     so the vocabulary is at most 97 symbols. The last ``val_fraction`` of the text is the
-    validation split. The corpus is identical on every machine with the same Python version,
-    which is recorded in ``python_version``.
+    validation split. The corpus is identical on every machine and every Python; the version
+    it was taken from is recorded in ``python_version``.
 
     Parameters
     ----------
     max_chars : int, default 300_000
-        Total characters, at least 1000 (fewer only if the library runs out of files).
+        Total characters, at least 1000 (fewer only if the shipped files run out: at the
+        default file limits they hold more than 600 000).
     min_file_chars, max_file_chars : int, default 2_000 and 60_000
         Files outside this length range are skipped.
     val_fraction : float, default 0.1
@@ -337,7 +341,8 @@ def source_text(max_chars: int = 300_000, min_file_chars: int = 2_000,
     -------
     Corpus
         ``train_text``, ``val_text``, ``vocab`` (sorted characters, always with ``"?"``),
-        ``files`` (the file names used, in order) and ``python_version``.
+        ``files`` (the file names used, in order) and ``python_version`` (of the library the
+        text comes from).
 
     Examples
     --------
@@ -345,10 +350,7 @@ def source_text(max_chars: int = 300_000, min_file_chars: int = 2_000,
     >>> len(corpus.train_text) + len(corpus.val_text)
     20000
     """
-    import platform
     import string
-    import sysconfig
-    from pathlib import Path
 
     check_int("max_chars", max_chars, minimum=1000)
     check_int("min_file_chars", min_file_chars, minimum=0)
@@ -358,25 +360,37 @@ def source_text(max_chars: int = 300_000, min_file_chars: int = 2_000,
                          f"min_file_chars={min_file_chars!r}.")
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction={val_fraction!r} is not allowed; expected 0 < value < 1.")
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    python_version, shipped = _shipped_stdlib()
     allowed = set(string.printable) - set("\t\r\x0b\x0c")
     chunks, files, total = [], [], 0
-    for path in sorted(stdlib.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        text = path.read_text(encoding="utf-8", errors="replace").replace("\t", "    ")
+    for name, text in shipped:
+        text = text.replace("\t", "    ")
         if not min_file_chars <= len(text) <= max_file_chars:
             continue
         text = "".join(c if c in allowed else "?" for c in text)
         take = text[: max_chars - total]
         chunks.append(take)
-        files.append(path.name)
+        files.append(name)
         total += len(take)
         if total >= max_chars:
             break
     if not files:
-        raise ValueError(f"no standard-library source files found under {stdlib}.")
+        raise ValueError(f"no shipped source file is between min_file_chars={min_file_chars!r} "
+                         f"and max_file_chars={max_file_chars!r} characters long.")
     full = "".join(chunks)
     split = int(len(full) * (1 - val_fraction))
     vocab = sorted(set(full) | {"?"})
-    return Corpus(full[:split], full[split:], vocab, files, platform.python_version())
+    return Corpus(full[:split], full[split:], vocab, files, python_version)
+
+
+CORPUS_FILE = "stdlib-3.11.7.json.xz"  # written by tools/corpus.py; see vgcourse/corpus/
+
+
+def _shipped_stdlib() -> tuple[str, list[tuple[str, str]]]:
+    """The shipped standard-library files: the Python version and ``(name, text)`` pairs."""
+    import lzma
+    from importlib import resources
+
+    packed = resources.files("vgcourse").joinpath("corpus", CORPUS_FILE).read_bytes()
+    shipped = json.loads(lzma.decompress(packed).decode("utf-8"))
+    return shipped["python_version"], [(name, text) for name, text in shipped["files"]]
