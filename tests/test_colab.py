@@ -1,9 +1,10 @@
-"""Colab without Colab: every chapter installs itself into a foreign environment and runs there.
+"""Colab without Colab: every chapter installs itself into Colab's recorded image and runs there.
 
-For each chapter of ``_toc.yml``, in a virtual environment that is not ``.venv`` (torch 2.13.0
-already installed, as Colab has its own, and every other package at a version that differs from
-``requirements.txt`` where the registry has one), with a stand-in ``google.colab`` imported at
-kernel start as Colab does:
+For each chapter of ``_toc.yml``, in a virtual environment that mirrors the Colab runtime recorded
+in ``tests/colab_snapshot.toml`` (its Python minor version, 3.13, and its versions of ipywidgets
+7.7.1, IPython 7.34, ipykernel, jupyter_client, traitlets, matplotlib, numpy, tqdm, scikit-learn
+and scipy, with the date and source of the record; torch 2.13.0 as the course uses, where Colab
+has its own), with a stand-in ``google.colab`` imported at kernel start as Colab does:
 
 1. the chapter's own first cell runs, with only ``VGCOURSE_REPO``/``VGCOURSE_REF`` pointed at a
    local clone of this repository at its committed ``HEAD`` (or ``$VGCOURSE_PARITY_REF``),
@@ -11,17 +12,24 @@ kernel start as Colab does:
    does the install. What a learner gets is the committed tree: an uncommitted or untracked
    module, or a chapter not yet committed, is not in the clone and fails the test. The chapter
    executed is the clone's copy too;
-2. the rest of the chapter executes in the same kernel, without errors;
+2. the rest of the chapter executes in the same kernel, without errors, its panels and progress
+   bars live (ipywidgets 7.7.1), as a Colab reader runs it;
 3. the environment afterwards holds exactly what it held before plus ``vgcourse``: torch,
    matplotlib, ipywidgets and every other distribution keep their version and their files
-   (a reinstall of the same version replaces the ``.dist-info`` folder, which is compared too).
+   (a reinstall of the same version replaces the ``.dist-info`` folder, which is compared too);
+4. chapter 10's corpus, read by the installed package under Colab's Python, is the book's; the
+   chapters of ``SAME_NUMBERS`` print the book's numbers (``book/golden_numbers.json``); for the
+   others, the numbers that differ are recorded.
 
-The environment is built once and cached (``$VGCOURSE_PARITY_CACHE``, default
-``~/.cache/vgcourse/colab-parity``), keyed by this recipe and ``requirements.txt``. Each test
-first uninstalls ``vgcourse`` from it and checks the remaining versions against the ones recorded
-when it was built, rebuilding it if they drifted, so a cached environment is as fresh as a new one
-for what the test asserts. Its package versions are printed (``pytest -s``) and written to
-``last-run.json`` in the cache folder. ``VGCOURSE_SKIP_COLAB=1`` skips it for a quick local run.
+The Python 3.13 interpreter is found in ``$VGCOURSE_PARITY_PYTHON``, ``python3.13`` on ``PATH``
+or pyenv's versions. The environment is built once and cached (``$VGCOURSE_PARITY_CACHE``,
+default ``~/.cache/vgcourse/colab-parity``), keyed by this recipe, the interpreter's version and
+the snapshot file. Each test first uninstalls ``vgcourse`` from it and checks the remaining
+versions against the ones recorded when it was built, rebuilding it if they drifted, so a cached
+environment is as fresh as a new one for what the test asserts. Its package versions are printed
+(``pytest -s``); each chapter's summary (versions, time, printed numbers that differ from the
+book's) and its executed notebook are written to ``last-run/`` in the cache folder.
+``VGCOURSE_SKIP_COLAB=1`` skips it for a quick local run.
 """
 
 from __future__ import annotations
@@ -34,13 +42,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from importlib import metadata
 from pathlib import Path
 
 import nbformat
 import pytest
+import tomllib
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
@@ -58,15 +66,29 @@ def _chapter_notebooks() -> list[Path]:
     return module.chapter_notebooks(ROOT)
 
 
-# Colab ships its own torch; installing vgcourse must leave it alone. 2.13.0 is the CPU wheel
-# that lies on the course machines (any other version pulls a multi-GB CUDA build).
-TORCH = "torch==2.13.0"
-# What a Colab runtime has before a chapter runs, besides torch.
-PREINSTALLED = ["numpy", "matplotlib", "ipywidgets", "tqdm", "ipykernel", "scikit-learn", "pyyaml"]
-WATCHED = ["torch", "matplotlib", "ipywidgets"]  # the issue's three; every other is checked too
-RECIPE_VERSION = "3"  # bump to force a rebuild of cached environments
+# The Colab image mirrored: its date, source, Python and package versions, in one file.
+SNAPSHOT_FILE = Path(__file__).with_name("colab_snapshot.toml")
+RECIPE_VERSION = "4"  # bump to force a rebuild of cached environments
 KERNEL = "vgcourse-colab-parity"
 SNAPSHOT_TAG = "colab-parity-snapshot"
+
+
+def snapshot() -> dict:
+    """The parsed ``tests/colab_snapshot.toml``."""
+    return tomllib.loads(SNAPSHOT_FILE.read_text())
+
+
+def snapshot_requirements(snap: dict | None = None) -> list[str]:
+    """``name==version`` for every package of the snapshot and its departures (torch)."""
+    snap = snapshot() if snap is None else snap
+    pinned = {**snap["packages"], **snap.get("departures", {})}
+    return [name if version == "*" else f"{name}=={version}" for name, version in pinned.items()]
+
+
+SNAP = snapshot()
+PREINSTALLED = [_name for _name in SNAP["packages"]]  # what Colab has before a chapter runs
+TORCH = f"torch=={SNAP['departures']['torch']}"
+WATCHED = ["torch", "matplotlib", "ipywidgets"]  # the issue's three; every other is checked too
 
 COLAB_STAND_IN = '''"""Stand-in for Colab's ``google.colab`` (tests/test_colab.py).
 
@@ -108,11 +130,35 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def differing_constraints(names=None) -> str:
-    """pip constraints ``name!=version`` for the pins of requirements.txt (torch excepted)."""
-    pins = requirement_pins()
-    names = pins if names is None else [_canonical(n) for n in names]
-    return "".join(f"{n}!={pins[n]}\n" for n in sorted(names) if n in pins and n != "torch")
+def _python_version(python: str) -> str | None:
+    try:
+        done = subprocess.run([python, "-c", "import platform; print(platform.python_version())"],
+                              capture_output=True, text=True, timeout=60)
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def parity_interpreter() -> tuple[str, str]:
+    """A Python of the snapshot's minor version (3.13): its path and its full version.
+
+    Looked for in ``$VGCOURSE_PARITY_PYTHON``, then ``python3.13`` on ``PATH``, then pyenv's
+    versions (``$PYENV_ROOT``, default ``~/.pyenv``), newest first.
+    """
+    minor = ".".join(SNAP["snapshot"]["python"].split(".")[:2])
+    candidates = [os.environ.get("VGCOURSE_PARITY_PYTHON"), shutil.which(f"python{minor}")]
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = [p for p in pyenv.glob(f"{minor}.*/bin/python") if re.fullmatch(
+        rf"{re.escape(minor)}\.\d+", p.parents[1].name)]
+    candidates += [str(p) for p in sorted(found, key=lambda p: Version(p.parents[1].name),
+                                          reverse=True)]
+    for python in filter(None, candidates):
+        version = _python_version(python)
+        if version and version.startswith(minor + "."):
+            return python, version
+    pytest.fail(f"the Colab parity test needs Python {minor} (Colab's, see {SNAPSHOT_FILE.name}); "
+                f"none found in $VGCOURSE_PARITY_PYTHON, python{minor} on PATH or {pyenv}. "
+                f"Install it (e.g. `pyenv install {minor}`) or point VGCOURSE_PARITY_PYTHON at it.")
 
 
 def cache_root() -> Path:
@@ -121,8 +167,9 @@ def cache_root() -> Path:
 
 
 def venv_dir() -> Path:
+    """The cached environment's folder, keyed by this recipe, the interpreter and the snapshot."""
     key = hashlib.sha256(json.dumps(
-        [RECIPE_VERSION, sys.version_info[:2], TORCH, PREINSTALLED, differing_constraints()]
+        [RECIPE_VERSION, parity_interpreter()[1], SNAPSHOT_FILE.read_text()]
     ).encode()).hexdigest()[:12]
     return cache_root() / f"venv-{key}"
 
@@ -165,22 +212,15 @@ def _pip(venv: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 def _build(venv: Path) -> None:
-    for stale in venv.parent.glob("venv-*"):  # environments of earlier recipes: 1 GB each
+    for stale in venv.parent.glob("venv-*"):  # environments of earlier recipes: GBs each
         shutil.rmtree(stale, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    # Colab keeps a recent pip; the one venv bundles (23.2 with Python 3.11) rejects
-    # `name @ git+file:///...` requirements, which the local clone needs.
+    subprocess.run([parity_interpreter()[0], "-m", "venv", str(venv)], check=True)
+    # Colab keeps a recent pip; the one venv bundles may reject `name @ git+file:///...`
+    # requirements, which the local clone needs.
     upgraded = _pip(venv, "install", "--quiet", "--upgrade", "pip")
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
-    # Every pin of requirements.txt is excluded where the registry can satisfy that; if it cannot,
-    # fall back to excluding only the pins of the preinstalled packages themselves.
-    for constraints in (differing_constraints(), differing_constraints(PREINSTALLED)):
-        (venv / "parity-constraints.txt").write_text(constraints)
-        done = _pip(venv, "install", "--quiet", "-c", str(venv / "parity-constraints.txt"),
-                    TORCH, *PREINSTALLED)
-        if done.returncode == 0:
-            break
-    else:
+    done = _pip(venv, "install", "--quiet", *snapshot_requirements())
+    if done.returncode != 0:
         raise RuntimeError(f"building the parity environment failed:\n{done.stdout}{done.stderr}")
     (venv / "baseline.json").write_text(json.dumps(versions(distributions(venv)), indent=1))
 
@@ -259,10 +299,15 @@ def colab_notebook(path: Path, repo_url: str, ref: str) -> nbformat.NotebookNode
     assert "%pip install" in source, f"{path.name}: the set-up cell has no %pip install line"
     setup.source = source
     nb.cells.append(nbformat.v4.new_code_cell(
-        "import json, sys, importlib.metadata as md\n"
+        "import dataclasses, hashlib, json, platform, sys, importlib.metadata as md\n"
         "import vgcourse\n"
+        "from vgcourse import data as _data\n"
+        "_corpus = _data.source_text(max_chars=500_000, val_fraction=0.2)\n"
         "print('PARITY ' + json.dumps({'vgcourse_file': vgcourse.__file__,\n"
         "    'colab': 'google.colab' in sys.modules, 'executable': sys.executable,\n"
+        "    'python': platform.python_version(),\n"
+        "    'corpus': hashlib.sha256(json.dumps(dataclasses.asdict(_corpus),\n"
+        "                                        sort_keys=True).encode()).hexdigest(),\n"
         "    'versions': {n: md.version(n) for n in ('vgcourse', 'torch', 'matplotlib',\n"
         "                                            'ipywidgets', 'numpy', 'ipykernel')}}))"))
     return nb
@@ -283,8 +328,12 @@ def kernel_manager(venv: Path, spec_dir: Path, stand_in_dir: Path) -> KernelMana
                          kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir)]))
 
 
-def run_like_colab(path: Path, venv: Path, clone: Path, work: Path) -> tuple[dict, list]:
-    """Execute the chapter in the parity kernel; return the report cell's data and the cells."""
+def run_like_colab(path: Path, venv: Path, clone: Path, work: Path) -> tuple[dict, list, Path]:
+    """Execute the chapter in the parity kernel.
+
+    Returns the report cell's data, the chapter's executed cells, and the executed notebook
+    (written to ``last-run/`` in the cache folder).
+    """
     stand_in = work / "stand-in"
     (stand_in / "google" / "colab").mkdir(parents=True)
     (stand_in / "google" / "colab" / "__init__.py").write_text(COLAB_STAND_IN)
@@ -297,21 +346,58 @@ def run_like_colab(path: Path, venv: Path, clone: Path, work: Path) -> tuple[dic
     client.execute(env=_clean_env())
     report = [o["text"] for o in nb.cells[-1].outputs if o.get("name") == "stdout"]
     line = next(x for x in "".join(report).splitlines() if x.startswith("PARITY "))
-    return json.loads(line[len("PARITY "):]), nb.cells
+    nb.cells.pop()  # the report cell: not the chapter's
+    executed = cache_root() / "last-run" / path.name  # the chapter as it ran, for comparisons
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, executed)
+    return json.loads(line[len("PARITY "):]), nb.cells, executed
+
+
+def _golden():
+    """tools/golden.py: the numbers the book's prose prints, and how they are compared."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("golden", ROOT / "tools" / "golden.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Chapters whose printed numbers must be the book's under the snapshot too: their text and data
+# ship with the package (chapter 10's corpus), so only arithmetic could move them. Tolerance as
+# in tests/test_golden.py: the last digits of float64 reductions, nothing of substance.
+SAME_NUMBERS = {"10_case_study_text"}
+GOLDEN_RTOL, GOLDEN_ATOL = 1e-6, 1e-12
+
+
+@pytest.fixture(scope="module")
+def book_corpus():
+    """The sha256 of chapter 10's corpus as this interpreter (the book's) reads it."""
+    import dataclasses
+
+    from vgcourse import data
+
+    corpus = dataclasses.asdict(data.source_text(max_chars=500_000, val_fraction=0.2))
+    return hashlib.sha256(json.dumps(corpus, sort_keys=True).encode()).hexdigest()
 
 
 @pytest.mark.skipif(os.environ.get("VGCOURSE_SKIP_COLAB") == "1",
                     reason="VGCOURSE_SKIP_COLAB=1 (the parity test runs in make test and CI)")
 @pytest.mark.parametrize("path", _chapter_notebooks(), ids=lambda p: p.name)
-def test_chapter_installs_and_runs_like_in_colab(path, clone, tmp_path):
+def test_chapter_installs_and_runs_like_in_colab(path, clone, tmp_path, book_corpus):
     venv = fresh_parity_venv()
     before = distributions(venv)
     assert "vgcourse" not in before, "the parity environment must start without vgcourse"
+    for requirement in snapshot_requirements():  # the environment is the recorded Colab image
+        name, _, version = requirement.partition("==")
+        if version:
+            assert _release(before[_canonical(name)]["version"]) == version, \
+                f"{name}: {before[_canonical(name)]['version']}, the snapshot has {version}"
     committed = clone / path.relative_to(ROOT)
     assert committed.exists(), f"{path.name} is not committed at the tested ref; Colab opens " \
         "the committed notebook"
     start = time.perf_counter()
-    report, cells = run_like_colab(committed, venv, clone, tmp_path)
+    report, cells, executed = run_like_colab(committed, venv, clone, tmp_path)
     seconds = time.perf_counter() - start
     after = distributions(venv)
 
@@ -322,6 +408,9 @@ def test_chapter_installs_and_runs_like_in_colab(path, clone, tmp_path):
     assert report["colab"], "google.colab was not in sys.modules: the install path did not run"
     assert Path(report["vgcourse_file"]).is_relative_to(site_packages(venv)), report
     assert Path(report["executable"]).parent == venv / "bin", report
+    minor = ".".join(SNAP["snapshot"]["python"].split(".")[:2])
+    assert report["python"].startswith(minor + "."), report["python"]
+    assert report["corpus"] == book_corpus, "chapter 10's corpus differs under Colab's Python"
 
     added = sorted(set(after) - set(before))
     removed = sorted(set(before) - set(after))
@@ -339,10 +428,24 @@ def test_chapter_installs_and_runs_like_in_colab(path, clone, tmp_path):
     differing = sorted(n for n in parity if n in pins and n not in same)
     assert {"matplotlib", "ipywidgets"} <= set(differing), \
         "the parity environment must differ from requirements.txt where it matters most"
+
+    # The numbers the prose prints, against the book's (book/golden_numbers.json).
+    golden = _golden()
+    recorded = json.loads(golden.GOLDEN.read_text()).get(path.stem, {})
+    printed = golden.printed_numbers(executed)
+    moved = golden.differences({path.stem: recorded}, {path.stem: printed},
+                               GOLDEN_RTOL, GOLDEN_ATOL)
     summary = {"chapter": path.name, "seconds": round(seconds, 1), "venv": str(venv),
+               "python": report["python"], "snapshot": SNAP["snapshot"],
                "vgcourse": report["versions"]["vgcourse"], "parity_versions": parity,
-               "differ_from_requirements": differing, "same_as_requirements": same}
-    (cache_root() / "last-run.json").write_text(json.dumps(summary, indent=1))
-    print(f"\n{path.name}: installed and ran like Colab in {seconds:.0f} s; parity versions:")
+               "differ_from_requirements": differing, "same_as_requirements": same,
+               "printed_numbers": len(printed), "differ_from_golden": moved}
+    (cache_root() / "last-run" / f"{path.stem}.json").write_text(json.dumps(summary, indent=1))
+    if path.stem in SAME_NUMBERS:
+        assert printed and not moved, f"{path.name} prints other numbers under the Colab " \
+            "snapshot than the book's:\n" + "\n".join(moved[:20])
+    print(f"\n{path.name}: installed and ran like Colab (Python {report['python']}) in "
+          f"{seconds:.0f} s; {len(moved)} of {len(printed)} printed numbers differ from the "
+          "book's; parity versions:")
     for name in WATCHED + ["numpy", "ipykernel", "tqdm"]:
         print(f"  {name:<11} {parity[name]:<14} (requirements.txt: {pins.get(name)})")
