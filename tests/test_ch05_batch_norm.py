@@ -211,3 +211,95 @@ def test_normalised_chi_predicts_the_measured_growth(activation, norm):
         logs.append(math.log(fit_gradient_growth(flow.activation_grad_norms)))
     measured = math.exp(sum(logs) / len(logs))
     assert measured == pytest.approx(theory.normalized_chi(activation, norm), rel=0.04)
+
+
+# ------------------------------------------- instance and group normalisation of feature maps
+
+from vgcourse.models import conv_net  # noqa: E402
+from vgcourse.normalization import (  # noqa: E402
+    companion_sensitivity,
+    feature_map_norm,
+    statistic_index,
+)
+
+
+def test_statistic_index_names_the_groups_by_hand():
+    # N = 2 examples, C = 4 channels, 1×1 maps: the index, flattened (n, c), written out
+    expected = {
+        ("batch", None): [0, 1, 2, 3, 0, 1, 2, 3],
+        ("layer", None): [0, 0, 0, 0, 1, 1, 1, 1],
+        ("instance", None): [0, 1, 2, 3, 4, 5, 6, 7],
+        ("group", 2): [0, 0, 1, 1, 2, 2, 3, 3],
+        ("group", 1): [0, 0, 0, 0, 1, 1, 1, 1],  # one group = layer norm
+        ("group", 4): [0, 1, 2, 3, 4, 5, 6, 7],  # one channel per group = instance norm
+    }
+    for (kind, groups), index in expected.items():
+        assert statistic_index((2, 4, 1, 1), kind, groups).flatten().tolist() == index
+    # every spatial position of a channel shares that channel's statistic
+    full = statistic_index((2, 4, 3, 5), "instance")
+    assert full.shape == (2, 4, 3, 5)
+    assert (full == full[:, :, :1, :1]).all()
+
+
+def test_feature_map_norm_by_hand_and_against_torch():
+    # one example, two channels of two pixels each, instance norm: each channel becomes ±1
+    x = torch.tensor([[[[1.0, 3.0]], [[10.0, 30.0]]]], dtype=torch.float64)
+    out = feature_map_norm(x, "instance", eps=1e-12)
+    assert out.flatten().tolist() == pytest.approx([-1, 1, -1, 1], abs=1e-9)
+    # layer norm pools the four values 1, 3, 10, 30: mean 11, biased variance 526/4
+    out = feature_map_norm(x, "layer", eps=1e-12)
+    expected = [(v - 11) / math.sqrt(526 / 4) for v in (1, 3, 10, 30)]
+    assert out.flatten().tolist() == pytest.approx(expected, abs=1e-12)
+    g = torch.Generator().manual_seed(0)
+    x = 2 + 3 * torch.randn(3, 6, 4, 5, generator=g, dtype=torch.float64)
+    f64 = torch.float64
+    references = {
+        ("batch", None): nn.BatchNorm2d(6, affine=False, dtype=f64),
+        ("layer", None): nn.GroupNorm(1, 6, dtype=f64),
+        ("instance", None): nn.InstanceNorm2d(6, dtype=f64),
+        ("group", 3): nn.GroupNorm(3, 6, dtype=f64),
+    }
+    for (kind, groups), module in references.items():
+        ours = feature_map_norm(x, kind, groups)
+        assert torch.allclose(ours, module(x), rtol=0, atol=1e-12), kind
+
+
+def test_feature_map_norm_and_statistic_index_name_their_arguments():
+    x = torch.zeros(2, 4, 3, 3)
+    with pytest.raises(ValueError, match="kind='weight'"):
+        feature_map_norm(x, "weight")
+    with pytest.raises(ValueError, match="groups=3"):
+        feature_map_norm(x, "group", groups=3)
+    with pytest.raises(ValueError, match="groups=None"):
+        statistic_index(x.shape, "group")
+    with pytest.raises(ValueError, match="groups=2"):
+        statistic_index(x.shape, "batch", groups=2)
+    with pytest.raises(ValueError, match="x has shape"):
+        feature_map_norm(torch.zeros(4, 3), "layer")
+    with pytest.raises(ValueError, match="shape="):
+        statistic_index((2, 4), "layer")
+
+
+def test_only_batch_norm_makes_one_example_depend_on_its_batch():
+    # One channel, 1×1 maps, batch of 2, γ = 1, β = 0: example 0's output is sign(x0 − x1),
+    # so ∂(½ y0²)/∂(γ, β) = (1, sign(x0 − x1)). Two draws of the companion give the same
+    # gradient (difference 0) or opposite signs of the β entry, ‖(0, 2)‖ / ‖(1, ±1)‖ = √2:
+    # nothing else is possible.
+    values = set()
+    for seed in range(12):
+        bn = nn.BatchNorm2d(1, eps=1e-12, dtype=torch.float64)
+        s = companion_sensitivity(bn, torch.tensor([[[0.2]]]), batch=2, seed=seed)
+        assert s == pytest.approx(0, abs=1e-6) or s == pytest.approx(math.sqrt(2), rel=1e-6)
+        values.add(round(s, 6))
+    assert len(values) == 2  # both cases occur
+    # group, layer and instance norm: an example's gradient ignores its companions entirely
+    example = torch.randn(1, 8, 8, generator=torch.Generator().manual_seed(1))
+    for norm, groups in (("group", 2), ("layer", None), ("instance", None)):
+        net = conv_net(4, channels=4, norm=norm, groups=groups, dtype=torch.float64)
+        assert companion_sensitivity(net, example, batch=4) < 1e-12
+    net = conv_net(4, channels=4, norm="batch", dtype=torch.float64)
+    before = [b.clone() for b in net.buffers()]
+    assert companion_sensitivity(net, example, batch=4) > 1e-3
+    assert all(torch.equal(a, b) for a, b in zip(before, net.buffers()))  # buffers restored
+    with pytest.raises(ValueError, match="batch=1"):
+        companion_sensitivity(net, example, batch=1)

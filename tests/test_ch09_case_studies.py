@@ -167,3 +167,46 @@ def test_helpers_validate_and_restore(data):
     value = case_studies.accuracy(model, *test)
     assert 0.0 <= value <= 1.0 and model.training
     assert torch.equal(model.hidden[0].norm.running_mean, before)  # evaluation mode used
+
+
+# ---------------------------------------------------------------- the convolutional case
+from vgcourse.data import TEXTURES, textures  # noqa: E402
+from vgcourse.models import conv_net  # noqa: E402
+
+
+def test_textures_are_seeded_disjoint_gratings_of_the_labelled_orientation():
+    x, y = textures("train", train_size=40, test_size=10)
+    xt, yt = textures("test", train_size=40, test_size=10)
+    assert x.shape == (40, 1, 32, 32) and xt.shape == (10, 1, 32, 32)
+    assert y.dtype == torch.int64 and set(y.tolist()) <= set(range(len(TEXTURES)))
+    assert torch.equal(x, textures("train", train_size=40, test_size=10)[0])
+    assert not torch.equal(x, textures("train", train_size=40, test_size=10, seed=1)[0])
+    # the test images are the tail of the same draw: no image is in both splits
+    assert not any(torch.equal(a, b) for a in x for b in xt)
+    # without noise, a grating's pixels lie in [0, 1], and the label sets its orientation:
+    # vertical stripes (label 0) change far more along a row than down a column; horizontal
+    # ones (label 2) the other way round. (The tilt is at most 11.25°.)
+    clean, labels = textures("train", train_size=200, test_size=1, noise=0.0,
+                             dtype=torch.float64)
+    assert clean.min() >= 0 and clean.max() <= 1
+    across = (clean[..., :, 1:] - clean[..., :, :-1]).abs().mean(dim=(1, 2, 3))
+    down = (clean[..., 1:, :] - clean[..., :-1, :]).abs().mean(dim=(1, 2, 3))
+    assert (across[labels == 0] > 2 * down[labels == 0]).all()
+    assert (down[labels == 2] > 2 * across[labels == 2]).all()
+    with pytest.raises(ValueError, match="split='valid'"):
+        textures("valid")
+    with pytest.raises(ValueError, match="noise=-1"):
+        textures(noise=-1)
+
+
+def test_conv_gradient_norms_match_backward_and_leave_grads_alone():
+    x, y = textures("test", test_size=16, dtype=torch.float64)
+    model = conv_net(4, channels=4, norm="group", groups=2, dtype=torch.float64)
+    norms = case_studies.conv_gradient_norms(model, x, y)
+    assert len(norms) == 5 and all(p.grad is None for p in model.parameters())
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    assert norms == pytest.approx([c.weight.grad.norm().item() for c in model.convolutions],
+                                  rel=1e-12)
+    with pytest.raises(ValueError, match="no nn.Conv2d"):
+        case_studies.conv_gradient_norms(vgcourse.mlp(2, 4), torch.zeros(2, 4),
+                                         torch.zeros(2, dtype=torch.int64))

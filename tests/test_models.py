@@ -1,5 +1,7 @@
 """Model builders: shapes, addressable layers, determinism, argument checks."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -142,3 +144,35 @@ def test_residual_input_projection_when_sizes_differ():
 def test_mlp_bad_variant_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         vgcourse.mlp(depth=2, width=4, **kwargs)
+
+
+def test_conv_net_structure_weights_and_arguments():
+    from vgcourse.models import ConvLayer, ConvResidualBlock, conv_net
+
+    plain = conv_net(6, channels=4, patch=4, seed=3, dtype=torch.float64)
+    assert len(plain.hidden) == 6 and all(isinstance(m, ConvLayer) for m in plain.hidden)
+    assert plain(torch.zeros(5, 1, 32, 32, dtype=torch.float64)).shape == (5, 4)
+    assert len(plain.convolutions) == 7  # the stem and six 3×3 convolutions
+    res = conv_net(6, channels=4, residual=True, norm="group", groups=2)
+    assert len(res.hidden) == 3 and all(isinstance(m, ConvResidualBlock) for m in res.hidden)
+    assert len(res.convolutions) == 7
+    # He weights: fan-in k²·C_in = 9·4 = 36 for a 3×3 layer, so std √(2/36); zero biases
+    wide = conv_net(2, channels=64, dtype=torch.float64)
+    w = wide.hidden[0].conv.weight
+    assert w.std().item() == pytest.approx(math.sqrt(2 / (9 * 64)), rel=0.02)
+    assert wide.stem.weight.std().item() == pytest.approx(math.sqrt(2 / 16), rel=0.1)
+    assert (wide.hidden[0].conv.bias == 0).all()
+    assert torch.equal(conv_net(2, seed=1).stem.weight, conv_net(2, seed=1).stem.weight)
+    # a residual block without normalisation is ReLU(x + conv2(ReLU(conv1 x)))
+    block = conv_net(2, channels=3, residual=True, dtype=torch.float64).hidden[0]
+    x = torch.randn(2, 3, 5, 5, dtype=torch.float64)
+    expected = torch.relu(x + block.conv2(torch.relu(block.conv1(x))))
+    assert torch.allclose(block(x), expected, rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="depth=5"):
+        conv_net(5, residual=True)
+    with pytest.raises(ValueError, match="groups=3"):
+        conv_net(4, channels=8, norm="group", groups=3)
+    with pytest.raises(ValueError, match="groups=None"):
+        conv_net(4, norm="group")
+    with pytest.raises(ValueError, match="norm='weight'"):
+        conv_net(4, norm="weight")

@@ -82,3 +82,15 @@ def test_notebook_figures_carry_alt_text_and_an_opaque_background():
     finally:
         shell.display_formatter.formatters["image/png"].pop(Figure, None)
         InteractiveShell.clear_instance()
+
+
+def test_smooth_is_a_running_mean_over_full_windows():
+    from vgcourse.plots import smooth
+
+    assert smooth([1, 2, 3, 4], window=2).tolist() == [1.5, 2.5, 3.5]
+    assert smooth([0, 0, 3, 6, 0], window=3).tolist() == [1.0, 3.0, 3.0]
+    assert smooth([5.0], window=1).tolist() == [5.0]
+    with pytest.raises(ValueError, match="window=3"):
+        smooth([1, 2], window=3)
+    with pytest.raises(ValueError, match="window=0"):
+        smooth([1, 2], window=0)

@@ -285,3 +285,41 @@ def test_theory_helpers():
     assert theory.copy_baseline(100) == pytest.approx(10 * math.log(8) / 120)
     with pytest.raises(ValueError, match="lag=-1"):
         theory.rnn_gradient_bound(1.0, -1)
+
+
+def test_latching_under_noise_by_hand():
+    from vgcourse.recurrent import latching_under_noise
+
+    # Without noise every run is the same: h1 = tanh(w h0), h2 = tanh(w h1), and
+    # dh2/dh0 = w(1 − h1²) · w(1 − h2²), written out here.
+    w, h0 = 1.5, 0.4
+    h1 = math.tanh(w * h0)
+    h2 = math.tanh(w * h1)
+    kept, grad = latching_under_noise(w, 0.0, steps=2, trials=3, h0=h0)
+    assert kept == 1.0
+    assert grad == pytest.approx(w * (1 - h1 * h1) * w * (1 - h2 * h2), rel=1e-12)
+    # a negative bit is kept as well: the sign is what counts
+    assert latching_under_noise(w, 0.0, steps=2, trials=3, h0=-h0) == (1.0, pytest.approx(grad))
+    # w < 1 with no noise still keeps the sign (the state only decays towards 0) ...
+    assert latching_under_noise(0.5, 0.0, steps=5, trials=2)[0] == 1.0
+    # ... but with noise and no attractor the bit becomes a coin flip
+    kept, _ = latching_under_noise(0.5, 0.5, steps=40, trials=4000, seed=1)
+    assert abs(kept - 0.5) < 0.05  # 4000 fair coins: sd 0.008
+    # a strong latch keeps it and passes the gradient λ^T of the noise-free fixed point
+    kept, grad = latching_under_noise(3.0, 0.2, steps=30, trials=500)
+    assert kept == 1.0
+    lam = theory.latching_contraction(3.0)
+    assert 0.3 < grad / lam**30 < 3
+
+
+def test_latching_under_noise_names_bad_arguments():
+    from vgcourse.recurrent import latching_under_noise
+
+    with pytest.raises(ValueError, match="h0=0"):
+        latching_under_noise(2.0, 0.1, 5, h0=0)
+    with pytest.raises(ValueError, match="noise=-0.1"):
+        latching_under_noise(2.0, -0.1, 5)
+    with pytest.raises(ValueError, match="steps=0"):
+        latching_under_noise(2.0, 0.1, 0)
+    with pytest.raises(ValueError, match="w=inf"):
+        latching_under_noise(float("inf"), 0.1, 5)

@@ -15,6 +15,7 @@ from torch import nn
 
 from ._validation import check_choice, check_int
 from .doctor import diagnose
+from .losses import as_batch, check_loss_inputs, forward
 from .models import mlp
 from .training import History, train
 
@@ -41,6 +42,40 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     finally:
         model.train(was_training)
 
+
+def conv_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """‖∂L/∂W‖ of every convolution of ``model``, input side first, for the cross-entropy L.
+
+    One forward and one backward pass on ``(x, y)`` in the model's current mode; the model's
+    ``.grad`` fields are left as they were (the gradients are taken with ``autograd.grad``).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A classifier with ``nn.Conv2d`` layers, e.g. from :func:`vgcourse.models.conv_net`.
+    x : torch.Tensor
+        Images, shape ``(n, C, H, W)``.
+    y : torch.Tensor
+        Integer labels, shape ``(n,)``.
+
+    Returns
+    -------
+    list of float
+        One norm per ``nn.Conv2d``, in the order of ``model.modules()``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model is a {type(model).__name__}; expected a torch.nn.Module.")
+    weights = [m.weight for m in model.modules() if isinstance(m, nn.Conv2d)]
+    if not weights:
+        raise ValueError(f"model={type(model).__name__} has no nn.Conv2d layer to measure.")
+    x, y = as_batch(x, y, "cross_entropy")
+    dtype = weights[0].dtype
+    with torch.enable_grad():
+        output = forward(model, x.to(dtype))
+        check_loss_inputs(output, y, "cross_entropy")
+        loss = nn.functional.cross_entropy(output, y)
+        grads = torch.autograd.grad(loss, weights, allow_unused=True)
+    return [0.0 if g is None else float(g.norm()) for g in grads]
 
 def digits_network(name: str, depth: int = 10, width: int = 32, seed: int = 0,
                    dtype: torch.dtype = torch.float32) -> nn.Module:

@@ -298,3 +298,164 @@ def _build(depth, width, act, in_features, out_features, norm, residual, branch_
         else:
             hidden = [NormLayer(a, b, act, norm, norm_eps) for a, b in zip(sizes[:-1], sizes[1:])]
     return MLP(hidden, nn.Linear(width, out_features), input=projection)
+
+
+#: Normalisations a convolutional network of :func:`conv_net` can use (see
+#: :func:`vgcourse.normalization.statistic_index` for what each averages over).
+CONV_NORMS = (None, "batch", "layer", "instance", "group")
+
+
+def _conv_norm(norm: str | None, channels: int, groups: int | None) -> nn.Module:
+    if norm == "batch":
+        return nn.BatchNorm2d(channels)
+    if norm == "layer":
+        return nn.GroupNorm(1, channels)
+    if norm == "instance":
+        return nn.GroupNorm(channels, channels)  # = InstanceNorm2d with a learned scale/shift
+    if norm == "group":
+        return nn.GroupNorm(groups, channels)
+    return nn.Identity()
+
+
+class ConvLayer(nn.Module):
+    """One plain convolutional layer: ``h = ReLU(N(conv₃ₓ₃(x)))``, the map size kept.
+
+    ``self.conv`` is the convolution, ``self.norm`` the normalisation (``nn.Identity`` for
+    none).
+    """
+
+    def __init__(self, channels: int, norm: str | None, groups: int | None):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm = _conv_norm(norm, channels, groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.norm(self.conv(x)))
+
+
+class ConvResidualBlock(nn.Module):
+    """A residual block of two convolutions (He et al. 2016):
+    ``h = ReLU(x + N₂(conv₂(ReLU(N₁(conv₁(x))))))``."""
+
+    def __init__(self, channels: int, norm: str | None, groups: int | None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm1 = _conv_norm(norm, channels, groups)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm2 = _conv_norm(norm, channels, groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branch = self.norm2(self.conv2(torch.relu(self.norm1(self.conv1(x)))))
+        return torch.relu(x + branch)
+
+
+class ConvNet(nn.Module):
+    """An image classifier: a patch stem ``stem``, the layers or blocks ``hidden``, global
+    average pooling and a linear read-out ``output``."""
+
+    def __init__(self, stem: nn.Conv2d, hidden: list[nn.Module], output: nn.Linear):
+        super().__init__()
+        self.stem = stem
+        self.hidden = nn.ModuleList(hidden)
+        self.output = output
+
+    @property
+    def convolutions(self) -> list[nn.Conv2d]:
+        """Every convolution, input side first (the stem included)."""
+        return [m for m in self.modules() if isinstance(m, nn.Conv2d)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.stem(x))
+        for layer in self.hidden:
+            x = layer(x)
+        return self.output(x.mean(dim=(2, 3)))
+
+
+def conv_net(
+    depth: int,
+    channels: int = 8,
+    in_channels: int = 1,
+    classes: int = 4,
+    patch: int = 4,
+    norm: str | None = None,
+    groups: int | None = None,
+    residual: bool = False,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> ConvNet:
+    """Build a deep convolutional classifier: plain, normalised or residual.
+
+    A stem convolution with kernel and stride ``patch`` cuts the image into patches
+    (a 32×32 image becomes an 8×8 map at ``patch=4``), ``depth`` 3×3 convolutions of
+    ``channels`` channels keep the map's size, and global average pooling feeds a linear
+    read-out. Every convolution and the read-out get He weights, N(0, 2/fan_in) with fan-in
+    k²·C_in (He et al. 2015), and zero biases; normalisation scales start at 1.
+
+    Parameters
+    ----------
+    depth : int
+        Number of 3×3 convolutions after the stem; with ``residual=True`` it must be even and
+        the network has ``depth // 2`` blocks of two.
+    channels : int, default 8
+    in_channels : int, default 1
+    classes : int, default 4
+    patch : int, default 4
+        Kernel size and stride of the stem.
+    norm : {None, "batch", "layer", "instance", "group"}, default None
+        The normalisation after every 3×3 convolution (``nn.BatchNorm2d`` or ``nn.GroupNorm``
+        with 1, ``channels`` or ``groups`` groups).
+    groups : int, optional
+        Channel groups for ``norm="group"``, a divisor of ``channels``.
+    residual : bool, default False
+    seed : int, default 0
+        Seeds the weights.
+    dtype : torch.dtype, default torch.float32
+
+    Returns
+    -------
+    ConvNet
+
+    Examples
+    --------
+    >>> net = conv_net(depth=4, residual=True, norm="group", groups=2)
+    >>> net(torch.zeros(2, 1, 32, 32)).shape
+    torch.Size([2, 4])
+    """
+    check_int("depth", depth)
+    check_int("channels", channels)
+    check_int("in_channels", in_channels)
+    check_int("classes", classes)
+    check_int("patch", patch)
+    check_choice("norm", norm, CONV_NORMS)
+    check_bool("residual", residual)
+    check_seed("seed", seed)
+    check_dtype("dtype", dtype)
+    if norm == "group":
+        if groups is None:
+            raise ValueError("groups=None is not allowed with norm='group'; expected a divisor "
+                             f"of channels={channels}.")
+        check_int("groups", groups)
+        if channels % groups:
+            raise ValueError(f"groups={groups!r} is not allowed; expected a divisor of "
+                             f"channels={channels}.")
+    elif groups is not None:
+        raise ValueError(f"groups={groups!r} is only used with norm='group', not norm={norm!r}.")
+    if residual and depth % 2:
+        raise ValueError(f"depth={depth!r} is not allowed with residual=True; expected an even "
+                         "number of convolutions (two per block).")
+    with torch.random.fork_rng(devices=[]):  # the weights come from the seeded generator
+        stem = nn.Conv2d(in_channels, channels, patch, stride=patch)
+        if residual:
+            hidden = [ConvResidualBlock(channels, norm, groups) for _ in range(depth // 2)]
+        else:
+            hidden = [ConvLayer(channels, norm, groups) for _ in range(depth)]
+        model = ConvNet(stem, hidden, nn.Linear(channels, classes)).to(dtype)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                fan_in = module.weight[0].numel()
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator,
+                                                dtype=torch.float64) * (2 / fan_in) ** 0.5)
+                module.bias.zero_()
+    return model

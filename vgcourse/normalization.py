@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from ._validation import check_positive
+from ._validation import check_choice, check_int, check_positive, check_seed
 
 
 def _check_2d(name: str, x: torch.Tensor) -> None:
@@ -157,3 +157,165 @@ def fit_gradient_growth(grad_norms, skip_first: int = 5, skip_last: int = 5) -> 
     lc = kept - kept.mean()
     slope = float((lc * (g - g.mean())).sum() / (lc * lc).sum())
     return math.exp(-slope)
+
+
+#: The four normalisations of a convolutional feature map (N, C, H, W), by what they average over.
+FEATURE_MAP_NORMS = ("batch", "layer", "instance", "group")
+
+
+def statistic_index(shape, kind: str, groups: int | None = None) -> torch.Tensor:
+    """Which statistic each element of a feature map is normalised with.
+
+    For a feature map of shape ``(N, C, H, W)``, returns an integer tensor of the same shape:
+    elements with the same number share one mean and one variance. Every normalisation of
+    :func:`feature_map_norm` reduces over H and W; they differ in what else they pool:
+
+    - ``"batch"`` (Ioffe & Szegedy 2015): one statistic per channel, over the batch N and H, W;
+    - ``"layer"`` (Ba et al. 2016): one per example, over all channels C and H, W;
+    - ``"instance"`` (Ulyanov et al. 2016): one per example and channel, over H, W only;
+    - ``"group"`` (Wu & He 2018): one per example and group of ``C // groups`` consecutive
+      channels, over those channels and H, W. ``groups=1`` is layer norm, ``groups=C``
+      instance norm.
+
+    Parameters
+    ----------
+    shape : sequence of 4 int
+        ``(N, C, H, W)``.
+    kind : {"batch", "layer", "instance", "group"}
+    groups : int, optional
+        Number of channel groups; required for ``"group"`` and must divide C.
+
+    Returns
+    -------
+    torch.Tensor of int64, shape ``shape``
+        Statistic numbers 0, 1, ..., in order of first appearance along (N, C).
+    """
+    check_choice("kind", kind, FEATURE_MAP_NORMS)
+    shape = tuple(shape)
+    if len(shape) != 4:
+        raise ValueError(f"shape={shape!r} is not allowed; expected 4 sizes (N, C, H, W).")
+    for size in shape:
+        check_int("shape", size)
+    n, c = shape[0], shape[1]
+    example = torch.arange(n).view(n, 1, 1, 1)
+    channel = torch.arange(c).view(1, c, 1, 1)
+    if kind == "group":
+        if groups is None:
+            raise ValueError("groups=None is not allowed for kind='group'; expected the number "
+                             "of channel groups, a divisor of C.")
+        check_int("groups", groups)
+        if c % groups:
+            raise ValueError(f"groups={groups!r} is not allowed; expected a divisor of the "
+                             f"{c} channels.")
+    elif groups is not None:
+        raise ValueError(f"groups={groups!r} is only used with kind='group', not kind={kind!r}.")
+    if kind == "batch":
+        index = channel + 0 * example
+    elif kind == "layer":
+        index = example + 0 * channel
+    elif kind == "instance":
+        index = example * c + channel
+    else:
+        index = example * groups + channel // (c // groups)
+    return index.expand(shape).contiguous()
+
+
+def feature_map_norm(x: torch.Tensor, kind: str, groups: int | None = None,
+                     eps: float = 1e-5) -> torch.Tensor:
+    """Normalise a feature map ``(N, C, H, W)`` with the statistics :func:`statistic_index` names.
+
+    Each element has the mean subtracted and is divided by ``sqrt(var + eps)`` of the elements
+    that share its statistic (biased variance); no learned scale and shift. It equals, in
+    training mode, ``nn.BatchNorm2d(C, affine=False)`` for ``"batch"``,
+    ``nn.GroupNorm(1, C)`` for ``"layer"``, ``nn.InstanceNorm2d(C)`` for ``"instance"`` and
+    ``nn.GroupNorm(groups, C)`` for ``"group"`` (the last three with unit scale and zero
+    shift).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Shape ``(N, C, H, W)``.
+    kind : {"batch", "layer", "instance", "group"}
+    groups : int, optional
+        For ``"group"``: the number of channel groups, a divisor of C.
+    eps : float, default 1e-5
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape as ``x``.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x has shape {shape}; expected a 4-D feature map (N, C, H, W).")
+    check_positive("eps", eps)
+    index = statistic_index(x.shape, kind, groups).to(x.device).flatten()
+    if kind == "batch" and x.shape[0] * x.shape[2] * x.shape[3] < 2:
+        raise ValueError(f"x has shape {tuple(x.shape)}; batch norm needs at least 2 values "
+                         "per channel (N·H·W >= 2).")
+    flat = x.flatten()
+    count = torch.bincount(index).to(x.dtype)
+    mean = torch.zeros(len(count), dtype=x.dtype, device=x.device).index_add(0, index, flat)
+    mean = mean / count
+    centred = flat - mean[index]
+    var = torch.zeros_like(mean).index_add(0, index, centred * centred) / count
+    return (centred / torch.sqrt(var[index] + eps)).view_as(x)
+
+
+def companion_sensitivity(model: nn.Module, example: torch.Tensor, batch: int,
+                          seed: int = 0) -> float:
+    """How much one example's gradient depends on the other examples of its batch.
+
+    ``example`` (one input, without the batch axis) is put first in two batches of size
+    ``batch`` whose other ``batch − 1`` inputs are drawn independently from a standard normal
+    (seeded). In each, the model (in training mode) is differentiated on the loss of the first
+    example alone, ``½‖f(x)₀‖²``; returns ``‖g_a − g_b‖ / ‖g_a‖`` for the two gradients with
+    respect to all parameters. Zero (to rounding) for a model whose output for one example
+    depends on that example only; positive for batch normalisation in training mode.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Put in training mode for the measurement and restored afterwards; its buffers (batch
+        norm's running statistics) are restored too.
+    example : torch.Tensor
+        One input, e.g. shape ``(C, H, W)`` for a convolutional network.
+    batch : int
+        Batch size, at least 2.
+    seed : int, default 0
+        Seeds the two draws of companions.
+
+    Returns
+    -------
+    float
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model is a {type(model).__name__}; expected a torch.nn.Module.")
+    if not isinstance(example, torch.Tensor):
+        raise TypeError(f"example is a {type(example).__name__}; expected a tensor.")
+    check_int("batch", batch, minimum=2)
+    check_seed("seed", seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"model={type(model).__name__} has no trainable parameters.")
+    dtype = params[0].dtype
+    example = example.to(dtype)
+    generator = torch.Generator().manual_seed(seed)
+    saved = [(b, b.clone()) for b in model.buffers()]
+    was_training = model.training
+    model.train()
+    grads = []
+    try:
+        with torch.enable_grad():
+            for _ in range(2):
+                others = torch.randn(batch - 1, *example.shape, generator=generator,
+                                     dtype=dtype)
+                out = model(torch.cat([example[None], others]))
+                loss = 0.5 * out[0].pow(2).sum()
+                grads.append(torch.cat([g.flatten() for g in torch.autograd.grad(loss, params)]))
+    finally:
+        model.train(was_training)
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
+    return float((grads[0] - grads[1]).norm() / grads[0].norm())
