@@ -154,6 +154,7 @@ class Monitor:
         self._active = False  # inside a grad-mode forward of a recorded step
         self._calls: dict[int, int] = {}
         self._hooks: list = []
+        self._call_hooks: list = []  # on the activation modules, during a recorded forward only
 
     # --- the context manager ----------------------------------------------------------------
 
@@ -163,8 +164,6 @@ class Monitor:
             raise RuntimeError("this Monitor is already attached; call stop() first.")
         self._hooks.append(self.model.register_forward_pre_hook(self._before_forward))
         self._hooks.append(self.model.register_forward_hook(self._after_forward))
-        for module in self._activation_modules:
-            self._hooks.append(module.register_forward_hook(self._after_activation))
         if self.optimizer is not None:
             self._hooks.append(self.optimizer.register_step_pre_hook(self._before_step))
             self._hooks.append(self.optimizer.register_step_post_hook(self._after_step))
@@ -172,9 +171,10 @@ class Monitor:
 
     def stop(self) -> None:
         """Remove every hook; a step begun but not finished is dropped."""
-        for hook in self._hooks:
+        for hook in self._hooks + self._call_hooks:
             hook.remove()
         self._hooks.clear()
+        self._call_hooks.clear()
         self._pending, self._active = None, False
 
     def __enter__(self) -> Monitor:
@@ -209,9 +209,15 @@ class Monitor:
         self._pending.grads.clear()
         self._calls.clear()
         self._active = True
+        if not self._call_hooks:  # steps that are not recorded run without them
+            self._call_hooks = [m.register_forward_hook(self._after_activation)
+                                for m in self._activation_modules]
 
     def _after_forward(self, module, args, output):
         self._active = False
+        for hook in self._call_hooks:
+            hook.remove()
+        self._call_hooks.clear()
 
     def _after_activation(self, module, inputs, output):
         if not self._active or self._pending is None:
@@ -272,11 +278,10 @@ class Monitor:
         bins = self.bins
         for keys in by_size.values():
             values = torch.stack([tensors[k].detach().reshape(-1) for k in keys]).double()
-            finite = torch.isfinite(values)
-            every_finite = bool(finite.all())
-            if every_finite:
-                lo, hi = values.amin(dim=1), values.amax(dim=1)
-            else:
+            lo, hi = values.amin(dim=1), values.amax(dim=1)  # NaN and inf propagate
+            every_finite = bool(torch.isfinite(torch.cat([lo, hi])).all())
+            if not every_finite:
+                finite = torch.isfinite(values)
                 lo = torch.where(finite, values, math.inf).amin(dim=1)
                 hi = torch.where(finite, values, -math.inf).amax(dim=1)
                 lo, hi = torch.nan_to_num(lo, posinf=0.0), torch.nan_to_num(hi, neginf=0.0)
@@ -303,17 +308,21 @@ class Monitor:
             return
         norms, ratios, updates = [], [], []
         with torch.no_grad():
-            for i, group in enumerate(self._groups):
-                weights, grads = self._tensors(group), self._tensors(group, grads=True)
-                before = pending.before[i] if pending.before is not None else None
-                w2 = sum(float(_square(b)) for b in (before if before is not None else weights))
-                g2 = sum(float(_square(g)) for g in grads if g is not None)
-                d2 = (sum(float(_square(w - b)) for w, b in zip(weights, before))
-                      if before is not None else math.nan)
-                w = math.sqrt(w2)
-                norms.append(math.sqrt(g2))
-                ratios.append(math.sqrt(g2) / w if w else math.nan)
-                updates.append(math.sqrt(d2) / w if w else math.nan)
+            weights = [self._tensors(g) for g in self._groups]
+            grads = [self._tensors(g, grads=True) for g in self._groups]
+            before = pending.before
+            flat = [t for ts in (before if before is not None else weights) for t in ts]
+            w2 = iter(_squared_norms(flat))
+            g2 = iter(_squared_norms([t for ts in grads for t in ts]))
+            d2 = iter(_squared_norms([w - b for ws, bs in zip(weights, before)
+                                      for w, b in zip(ws, bs)]) if before is not None else ())
+            for ws in weights:
+                w = math.sqrt(sum(next(w2) for _ in ws))
+                g = math.sqrt(sum(next(g2) for _ in ws))
+                d = math.sqrt(sum(next(d2) for _ in ws)) if before is not None else math.nan
+                norms.append(g)
+                ratios.append(g / w if w else math.nan)
+                updates.append(d / w if w else math.nan)
             stats = _activation_statistics([(k, name, pre, out) for k, (_, name, pre, out)
                                             in enumerate(pending.calls)])
             row = {key: stats[k][0] for k, (key, _, _, _) in enumerate(pending.calls)}
@@ -386,6 +395,11 @@ class Monitor:
                 f"{state})")
 
 
-def _square(t: torch.Tensor) -> torch.Tensor:
-    t = t.double()
-    return (t * t).sum()
+def _squared_norms(tensors: list) -> list[float]:
+    """‖t‖² of each tensor, computed in float64 (0 for None), in one conversion to Python."""
+    present = [t for t in tensors if t is not None]
+    if not present:
+        return [0.0] * len(tensors)
+    found = iter(torch.stack([torch.linalg.vector_norm(t, dtype=torch.float64)
+                              for t in present]).square().tolist())
+    return [next(found) if t is not None else 0.0 for t in tensors]
