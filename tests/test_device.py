@@ -129,3 +129,58 @@ def test_train_runs_with_an_explicit_cpu_device():
     model = vgcourse.mlp(depth=2, width=8, activation="tanh", init="xavier", device="cpu")
     history = vgcourse.train(model, (x, y), steps=5, lr=0.05, show_progress=False)
     assert len(history.loss) == 5 and not history.diverged
+
+
+# -- the device chosen once, in the set-up cell (vgcourse.setup) --------------------------------
+def test_setup_keeps_the_cpu_on_a_gpu_runtime_unless_asked(monkeypatch):
+    """A Colab GPU runtime: the set-up cell's `vgcourse.setup(seed=0)` stays on the CPU, so the
+    book's numbers reproduce; `device="auto"` takes the GPU. (No CUDA call is made here.)"""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", False)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    matmul_tf32 = torch.backends.cuda.matmul.allow_tf32  # not monkeypatch-able: restored below
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        vgcourse.setup(seed=0)
+        assert vgcourse.default_device() == torch.device("cpu")
+        assert torch.backends.cudnn.benchmark  # untouched on the CPU
+        vgcourse.setup(seed=0, device="auto")
+        assert vgcourse.default_device() == torch.device("cuda")
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = matmul_tf32
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    vgcourse.setup(seed=0, device="auto")
+    assert vgcourse.default_device() == torch.device("cpu")
+
+
+def test_setup_chooses_once_and_float64_stays_float64():
+    """The device chosen in set-up is the one default_device() gives until the next setup; the
+    package's data and models placed there keep their dtype (PyTorch's meta device stands in for
+    a GPU on a CPU-only machine: shapes and dtypes, no data)."""
+    vgcourse.setup(seed=0, device="meta")
+    try:
+        device = vgcourse.default_device()
+        assert device == torch.device("meta") and torch.get_default_dtype() == torch.float32
+        x, y = data.gaussian_batch(batch=16, features=8, dtype=torch.float64, device=device)
+        model = vgcourse.mlp(depth=3, width=8, activation="tanh", init="xavier",
+                             dtype=torch.float64, device=device)
+        assert (x.device.type, x.dtype) == ("meta", torch.float64)
+        assert {(p.device.type, p.dtype) for p in model.parameters()} == {
+            ("meta", torch.float64)}
+    finally:
+        vgcourse.setup(seed=0)
+    assert vgcourse.default_device() == torch.device("cpu")
+
+
+def test_setup_checks_the_device_before_setting_anything():
+    vgcourse.setup(seed=0)
+    torch.manual_seed(7)
+    state = torch.get_rng_state()
+    for bad in ["gpu", None, 3]:
+        with pytest.raises(ValueError, match=r"device=.* is not allowed"):
+            vgcourse.setup(seed=1, device=bad)
+        assert torch.equal(torch.get_rng_state(), state)
+        assert vgcourse.default_device() == torch.device("cpu")

@@ -24,7 +24,7 @@ from .models import MLP, mlp
 from .monitor import Monitor
 from .probe import GradientFlow, gradient_flow, jacobian_spectrum, preactivation_moments
 from .recurrent import SequenceModel, gradient_through_time, sequence_model
-from .reproducible import setup
+from .reproducible import default_device, setup
 from .training import History, train
 
 __version__ = "0.1.0"
@@ -64,6 +64,7 @@ __all__ = [
     "saturation",
     "sequence_model",
     "setup",
+    "default_device",
     "theory",
     "train",
 ]
