@@ -61,6 +61,14 @@ book-student: $(STAMP)  ## build the student website (no solutions) into _build/
 		--warningiserror --nitpick --keep-going
 	@echo "Open the student book: file://$$(cd $(STUDENT)/_build && pwd)/html/index.html"
 
+# The nbgrader course (book/instructors.md, "Grading with nbgrader"): source/, release/, hidden
+# tests' grader, rubrics and answer key in $(COURSE) (gitignored). It reuses the book build: its
+# executed notebooks are the answer key and its recorded timings set the cell timeout.
+COURSE ?= nbgrader_course
+.PHONY: nbgrader
+nbgrader: book  ## write the nbgrader course into nbgrader_course/ (COURSE=dir to choose)
+	$(BIN)/python -m vgcourse.authoring.grading --toc $(TOC) --out $(COURSE) --build $(BUILD)
+
 strip:  ## clear the outputs of every chapter notebook (they are committed without)
 	$(BIN)/jupyter nbconvert --clear-output --inplace book/*.ipynb
 

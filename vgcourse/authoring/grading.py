@@ -265,7 +265,7 @@ def _rubric(label: str, title: str, question: str, solution: str, points: int) -
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z(])", " ".join(prose.split()))
                  if len(s.split()) > 3]
     keys = "\n".join(f"   - {s}" for s in sentences)
-    return (f"### {title} ({label}), {points} points\n\n"
+    return (f"**{title}** ({label}, {points} points)\n\n"
             f"**Question.** {' '.join(question.split())}\n\n"
             f"- **Full ({points} points):** the answer makes the solution's points, with reasons:\n"
             f"{keys}\n"
@@ -357,6 +357,12 @@ def course_notebook(notebook: dict, course=".", exercises_only: bool = False) ->
             out.append(inserts[index])
     nb["cells"] = out
     return nb, rubrics
+
+
+def rubrics(root=".", toc="_toc.yml") -> list:
+    """``(notebook path, [rubric, ...])`` for every chapter of the table of contents: the
+    Markdown rubrics of its open questions, as ``make nbgrader`` writes them to ``rubrics/``."""
+    return [(path, course_notebook(_read(path))[1]) for path in toc_notebooks(root, toc)]
 
 
 def _exercise_cells(cells, blocks) -> list:
@@ -517,9 +523,41 @@ def write_course(out, root=".", toc="_toc.yml", chapters=None, exercises_only=Fa
     (out / "README.md").write_text(_README.format(timeout=timeout, reason=reason,
                                                   names=", ".join(names)))
     if release:
-        for name in names:
-            nbgrader(["generate_assignment", name, "--force"], out)
+        release_assignments(out, names)
     return names
+
+
+_RELEASE = """\
+import sys
+from pathlib import Path
+
+from nbgrader.converters import GenerateAssignment
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config.loader import PyFileConfigLoader
+
+course = Path(sys.argv[1]).resolve()
+config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+config.CourseDirectory.root = str(course)
+for name in sys.argv[2:]:
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id = name
+    app = GenerateAssignment(coursedir=coursedir, config=config)
+    app.force, app.create_assignment = True, True
+    app.start()
+"""
+
+
+def release_assignments(course, names) -> None:
+    """``nbgrader generate_assignment`` for each of ``names``, in one process of this
+    interpreter (nbgrader's own converter, the course's ``nbgrader_config.py``): the releases
+    go to ``release/`` and the assignments into ``gradebook.db``."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    done = subprocess.run([sys.executable, "-c", _RELEASE, str(course), *names], cwd=course,
+                          env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"nbgrader generate_assignment failed in {course}:\n"
+                           f"{done.stderr[-3000:]}")
 
 
 _README = """\

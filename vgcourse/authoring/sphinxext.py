@@ -1,4 +1,4 @@
-"""Sphinx extension: the ``{course-overview}`` directive of the instructor guide.
+"""Sphinx extension: the ``{course-overview}`` directive of the instructor guide, and the footer.
 
 Add ``vgcourse.authoring.sphinxext`` to ``sphinx.extra_extensions`` in ``_config.yml``; then
 
@@ -111,7 +111,63 @@ def _course_overview():
     return CourseOverview
 
 
+def _grading_rubrics():
+    """The ``{grading-rubrics}`` directive: the rubric of every open question, by chapter,
+    drafted from the solution texts as ``make nbgrader`` writes them (nothing typed twice)."""
+    from docutils import nodes
+    from docutils.statemachine import StringList
+    from sphinx.util.docutils import SphinxDirective
+
+    from . import grading
+
+    class GradingRubrics(SphinxDirective):
+        """One block per chapter with open questions: the chapter's title, then its rubrics."""
+
+        has_content = False
+
+        def run(self):
+            root = Path(self.env.srcdir)
+            toc = getattr(self.config, "external_toc_path", None) or "_toc.yml"
+            container = nodes.container(classes=["grading-rubrics"])
+            lines = []
+            for path, rubrics in grading.rubrics(root, toc):
+                self.env.note_dependency(str(path))
+                if rubrics:
+                    title = syllabus.read_chapter(path).title
+                    docname = str(path.relative_to(root).with_suffix(""))
+                    lines += [f"{{doc}}`{title} </{docname}>`", ""]
+                    lines += [line for rubric in rubrics for line in (rubric + "\n").splitlines()]
+            self.state.nested_parse(StringList(lines), self.content_offset, container)
+            return [container]
+
+    return GradingRubrics
+
+
+def footer(options: dict, version: str) -> str:
+    """The footer line of every page: the package version an instructor can pin a term to, a
+    link to the changelog, and the licences (HTML)."""
+    url = options.get("repository_url", "").rstrip("/")
+    branch = options.get("repository_branch", "main")
+    changelog = (f' · <a href="{url}/blob/{branch}/CHANGELOG.md">changelog</a>'
+                 if "github.com/" in url else "")
+    return (f"<p>vgcourse {version}{changelog} · text and figures "
+            '<a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a>, code MIT</p>')
+
+
+def _add_footer(app, config) -> None:
+    """Append :func:`footer` to the theme's ``extra_footer`` (Jupyter Book's ``html.extra_footer``),
+    with the version read from the package, so it is written in one place only."""
+    import vgcourse
+
+    options = config.html_theme_options = dict(config.html_theme_options or {})
+    options["extra_footer"] = (options.get("extra_footer") or "") + footer(options,
+                                                                          vgcourse.__version__)
+
+
 def setup(app):
-    """Register the ``course-overview`` directive."""
+    """Register the ``course-overview`` and ``grading-rubrics`` directives and the footer with
+    the package version."""
     app.add_directive("course-overview", _course_overview())
+    app.add_directive("grading-rubrics", _grading_rubrics())
+    app.connect("config-inited", _add_footer)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
