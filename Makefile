@@ -52,13 +52,16 @@ student: $(STAMP)  ## write student/ notebooks: solutions stubbed, solution cell
 # book in $(STUDENT)/src), not by hiding solutions: no solution reaches its HTML, and the page
 # shows the stubs and "not yet solved" checks a student sees. Instructor pages are left out.
 STUDENT := $(BUILD)/student
-book-student: $(STAMP)  ## build the student website (no solutions) into _build/student/_build/html
+book-student: $(STAMP)  ## build the student website (no solutions) and its PDF into _build/student/_build/html
 	$(BIN)/python -m vgcourse.authoring.assign --toc $(TOC) --out student --site $(STUDENT)/src
 	@if [ "$$(cat $(STUDENT)/_build/.package-hash 2>/dev/null)" != "$(PACKAGE_HASH)" ]; then \
 		rm -rf $(STUDENT)/_build/.jupyter_cache $(STUDENT)/_build/jupyter_execute; \
 		mkdir -p $(STUDENT)/_build; echo $(PACKAGE_HASH) > $(STUDENT)/_build/.package-hash; fi
 	VGCOURSE_EXPLORE=static $(BIN)/jupyter-book build $(STUDENT)/src --path-output $(STUDENT) \
 		--warningiserror --nitpick --keep-going
+	@# Its own PDF (the intro links to it): the exercises with stubs, printable as a handout.
+	$(BIN)/python tools/pdf.py --html $(STUDENT)/_build/html --toc $(STUDENT)/src/_toc.yml \
+		--out $(STUDENT)/_build/html/$(PDF)
 	@echo "Open the student book: file://$$(cd $(STUDENT)/_build && pwd)/html/index.html"
 
 # The nbgrader course (book/instructors.md, "Grading with nbgrader"): source/, release/, hidden
