@@ -273,6 +273,63 @@ WRONG += [
     ("10-decay-rate", lambda n: 10 ** math.log(_decay_polyfit(n)), "natural logarithms"),
 ]
 
+# ---------------------------------------------------------------- chapter 12: meta-learning
+
+
+def _meta_by_autograd(hessian, theta0, a, b, lr, steps, create_graph=True):
+    """MAML's meta-gradient by autograd through the unrolled inner loop (or, without
+    create_graph, first-order MAML)."""
+    start = theta0.clone().requires_grad_(True)
+    theta = start
+    for _ in range(steps):
+        (g,) = torch.autograd.grad(0.5 * (theta - a) @ hessian @ (theta - a), theta,
+                                   create_graph=create_graph)
+        theta = theta - lr * g
+        if not create_graph:
+            theta = theta.detach().requires_grad_(True)
+            start = theta
+    (meta,) = torch.autograd.grad(0.5 * ((theta - b) ** 2).sum(), start)
+    return meta
+
+
+def _meta_by_factors(hessian, theta0, a, b, lr, steps, power=None, sign=-1.0):
+    """(I + sign·αH)^power (θ_K − b), θ_K from the same factor: the closed form and its slips."""
+    m = torch.eye(len(theta0), dtype=hessian.dtype) + sign * lr * hessian
+    theta_k = a + torch.linalg.matrix_power(m, steps) @ (theta0 - a)
+    return torch.linalg.matrix_power(m, steps if power is None else power) @ (theta_k - b)
+
+
+REFERENCES += [
+    ("12-maml-factor", 1.4**10),
+    ("12-maml-factor", 28.93),  # rounded to four significant digits
+    ("12-meta-gradient", _meta_by_autograd),
+    ("12-meta-gradient", _meta_by_factors),
+    ("12-meta-gradient", lambda *args: _meta_by_autograd(*args).float()),
+]
+
+WRONG += [
+    ("12-maml-factor", -(1.4**10), "sign"),
+    ("12-maml-factor", 0.7**10, "soft direction"),
+    ("12-maml-factor", 2.4**10, "not by αH"),
+    ("12-maml-factor", 1.4, "one inner step"),
+    ("12-maml-factor", 1.4**9, "count the factors"),
+    ("12-maml-factor", 0.01, "larger than 1"),
+    ("12-maml-factor", 100.0, "raise its size"),
+    ("12-maml-factor", "huge", "expected a number"),
+    ("12-meta-gradient", lambda *args: _meta_by_autograd(*args, create_graph=False),
+     "first-order MAML"),
+    ("12-meta-gradient", lambda h, t, a, b, lr, k: _meta_by_factors(h, t, a, b, lr, k, k - 1),
+     "too many or too few"),
+    ("12-meta-gradient", lambda *args: -_meta_by_autograd(*args), "sign is flipped"),
+    ("12-meta-gradient", lambda *args: _meta_by_factors(*args, sign=1.0), "subtracts"),
+    ("12-meta-gradient", lambda *args: _meta_by_autograd(*args).numpy(), "return a tensor"),
+    ("12-meta-gradient", lambda *args: _meta_by_autograd(*args)[:2], "shaped like"),
+    ("12-meta-gradient", lambda *args: 2 * _meta_by_autograd(*args), "compare with steps = 1"),
+    ("12-meta-gradient", lambda h, t, a, b, lr, k: (_meta_by_autograd(h, t, a, b, lr, k)
+                                                    if k else torch.zeros_like(t)),
+     "steps = 0"),
+]
+
 
 @pytest.mark.parametrize(("exercise", "answer"), REFERENCES,
                          ids=[f"{e}-{i}" for i, (e, _) in enumerate(REFERENCES)])

@@ -777,3 +777,90 @@ def steps_to_change(update_ratio: float, fraction: float = 0.1) -> float:
     check_positive("update_ratio", update_ratio)
     check_positive("fraction", fraction)
     return fraction / (update_ratio * (1 + fraction))
+
+
+# -- memory, meta-learning (chapter 12) ---------------------------------------------------------
+def checkpoint_peak_states(steps: int, segment: int | None = None) -> int:
+    """Peak hidden states kept for backpropagation through ``steps`` steps, checkpointing every
+    ``segment`` steps (Chen et al. 2016); ``None`` keeps all ``steps`` of them.
+
+    With n = ⌈T/k⌉ segments, the forward pass keeps the n − 1 states where segments 2 … n
+    start (and the last state). The backward pass recomputes one segment at a time, from the
+    last: while segment j is recomputed, the j − 1 starting states below it and its own k
+    states are alive. The peak is max over j of (j − 1 + k_j), k_j the length of segment j:
+    n − 1 + k_n or n − 2 + k, about T/k + k, which is smallest, about 2√T, at k ≈ √T.
+
+    Examples
+    --------
+    >>> checkpoint_peak_states(64), checkpoint_peak_states(64, 8)
+    (64, 15)
+    """
+    check_int("steps", steps)
+    if segment is None:
+        return steps
+    check_int("segment", segment)
+    segment = min(segment, steps)
+    n = -(-steps // segment)
+    last = steps - (n - 1) * segment
+    return max(n - 1 + last, n - 2 + segment if n > 1 else 0)
+
+
+def checkpoint_best_segment(steps: int) -> int:
+    """The segment length k that minimises :func:`checkpoint_peak_states` (the smallest such k);
+    close to √T (Chen et al. 2016)."""
+    check_int("steps", steps)
+    return min(range(1, steps + 1), key=lambda k: (checkpoint_peak_states(steps, k), k))
+
+
+def inner_loop_factors(curvatures, lr: float, steps: int) -> list[float]:
+    """|1 − α·λ|^K for each curvature λ: how MAML's meta-gradient is scaled along each
+    eigenvector of a quadratic inner loss after K inner gradient steps (Finn et al. 2017).
+
+    On L_in(θ) = ½ (θ − a)ᵀ H (θ − a) each inner step multiplies θ − a by (I − αH), so
+    ∂θ_K/∂θ₀ = (I − αH)^K and, along the eigenvector with eigenvalue λ, the meta-gradient is
+    multiplied by (1 − αλ)^K: it vanishes geometrically when 0 < αλ < 2 (fastest at αλ = 1,
+    where it is exactly 0) and explodes when αλ > 2 or λ < 0, like ρ^T through time.
+
+    Examples
+    --------
+    >>> inner_loop_factors([1.0, 3.0], lr=1.0, steps=3)
+    [0.0, 8.0]
+    """
+    check_positive("lr", lr)
+    check_int("steps", steps, minimum=0)
+    return [abs(1 - lr * float(lam)) ** steps for lam in curvatures]
+
+
+def maml_quadratic_metagradient(hessian: torch.Tensor, theta0: torch.Tensor, a: torch.Tensor,
+                                b: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
+    """The exact MAML meta-gradient on a quadratic task (Finn et al. 2017).
+
+    Inner loss ½ (θ − a)ᵀ H (θ − a) with symmetric H, K steps of gradient descent with rate α
+    from θ₀, outer loss ½ ‖θ_K − b‖². With M = I − αH: θ_K = a + M^K (θ₀ − a) and
+    ∂L_out/∂θ₀ = (M^K)ᵀ (θ_K − b) = M^K (θ_K − b).
+
+    Parameters
+    ----------
+    hessian : Tensor (n, n)
+        Symmetric H.
+    theta0, a, b : Tensor (n,)
+    lr : float
+        α > 0.
+    steps : int
+        K >= 0.
+
+    Returns
+    -------
+    Tensor (n,)
+    """
+    check_positive("lr", lr)
+    check_int("steps", steps, minimum=0)
+    n = theta0.shape[0]
+    if hessian.shape != (n, n) or a.shape != (n,) or b.shape != (n,):
+        raise ValueError(f"hessian has shape {tuple(hessian.shape)}, theta0 {tuple(theta0.shape)}, "
+                         f"a {tuple(a.shape)}, b {tuple(b.shape)}; expected (n, n) and (n,).")
+    if not torch.allclose(hessian, hessian.T):
+        raise ValueError("hessian is not symmetric; expected H = Hᵀ.")
+    power = torch.linalg.matrix_power(torch.eye(n, dtype=hessian.dtype) - lr * hessian, steps)
+    theta_k = a + power @ (theta0 - a)
+    return power @ (theta_k - b)
