@@ -8,6 +8,7 @@ import torch
 
 from vgcourse import exploding, theory
 from vgcourse.init import haar_orthogonal
+from vgcourse.recurrent import sequence_model
 
 
 @pytest.mark.parametrize("w", [1.0, 3.0, 4.8, 4.82, 4.9, 7.5])
@@ -160,3 +161,99 @@ def test_explicit_cpu_device_gives_the_same_draw():
     a = exploding.tanh_rnn(hidden=8, seed=1)
     b = exploding.tanh_rnn(hidden=8, seed=1, device="cpu")
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+# -- regularisation and constraints ----------------------------------------------------------------
+def test_penalty_gradients_are_lambda_w_and_lambda_sign_w():
+    w = torch.tensor([[1.5, -2.0], [0.25, -0.5]], dtype=torch.float64, requires_grad=True)
+    (g2,) = torch.autograd.grad(exploding.weight_penalty([w], "l2", 0.1), w)
+    (g1,) = torch.autograd.grad(exploding.weight_penalty(w, "l1", 0.1), w)
+    assert torch.allclose(g2, torch.tensor([[0.15, -0.2], [0.025, -0.05]], dtype=torch.float64),
+                          rtol=0, atol=1e-15)
+    assert g1.tolist() == [[0.1, -0.1], [0.1, -0.1]]
+    # (0.1/2)(2.25 + 4 + 0.0625 + 0.25) = 0.328125; 0.1 · 4.25 = 0.425
+    assert float(exploding.weight_penalty([w], "l2", 0.1)) == pytest.approx(0.328125, abs=1e-15)
+    assert float(exploding.weight_penalty([w], "l1", 0.1)) == pytest.approx(0.425, abs=1e-15)
+    with pytest.raises(ValueError, match="kind='l3'"):
+        exploding.weight_penalty([w], "l3")
+
+
+def test_sgd_weight_decay_is_the_l2_penalty_gradient():
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(3, 3).double(), torch.nn.Linear(3, 3).double()
+    b.load_state_dict(a.state_dict())
+    torch.optim.SGD(a.parameters(), lr=0.1, weight_decay=0.2).zero_grad()
+    x = torch.ones(1, 3, dtype=torch.float64)
+    opt_a = torch.optim.SGD(a.parameters(), lr=0.1, weight_decay=0.2)
+    a(x).sum().backward()
+    opt_a.step()
+    opt_b = torch.optim.SGD(b.parameters(), lr=0.1)
+    (b(x).sum() + exploding.weight_penalty(list(b.parameters()), "l2", 0.2)).backward()
+    opt_b.step()
+    assert torch.allclose(a.weight, b.weight, rtol=0, atol=1e-15)
+
+
+def test_max_norm_rescales_only_long_rows():
+    w = torch.tensor([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0]])
+    exploding.max_norm_(w, 1.0)
+    assert torch.allclose(w, torch.tensor([[0.6, 0.8], [0.3, 0.4], [0.0, 0.0]]), rtol=0, atol=1e-7)
+
+
+def test_spectral_norm_shrinks_sigma_max_to_the_bound_only():
+    w = torch.diag(torch.tensor([4.0, 0.5], dtype=torch.float64))
+    exploding.spectral_norm_(w, 2.0)
+    assert torch.diagonal(w).tolist() == [2.0, 0.25]
+    small = torch.diag(torch.tensor([0.5, 0.1], dtype=torch.float64))
+    exploding.spectral_norm_(small, 1.0)
+    assert torch.diagonal(small).tolist() == [0.5, 0.1]
+
+
+def test_spectral_radius_of_a_rotation_and_a_shear():
+    rotation = 1.5 * torch.tensor([[0.6, -0.8], [0.8, 0.6]], dtype=torch.float64)
+    assert exploding.spectral_radius(rotation) == pytest.approx(1.5, rel=1e-12)
+    shear = torch.tensor([[0.5, 10.0], [0.0, 0.5]])  # σ_max ≈ 10, yet every eigenvalue is 0.5
+    assert exploding.spectral_radius(shear) == pytest.approx(0.5, rel=1e-12)
+    with pytest.raises(ValueError, match="square"):
+        exploding.spectral_radius(torch.zeros(2, 3))
+
+
+def test_pascanu_regularizer_by_hand_on_a_two_step_linear_rnn():
+    # h_1 = W_ih x_1, h_2 = W_hh h_1 (no input at t = 2), ŷ = w·h_2: δ_2 = 2(ŷ − y) w,
+    # δ_1 = W_hhᵀ δ_2, and Ω = (‖δ_1‖/‖δ_2‖ − 1)² = (‖W_hhᵀ w‖/‖w‖ − 1)² for one sequence.
+    model = sequence_model("rnn", 1, 2, 1, nonlinearity="identity", seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        model.weight_hh.copy_(torch.tensor([[2.0, 0.0], [0.0, 0.5]]))
+        model.recurrent.weight_ih_l0.copy_(torch.tensor([[1.0], [1.0]]))
+        model.recurrent.bias_ih_l0.zero_()
+        model.recurrent.bias_hh_l0.zero_()
+        model.readout.weight.copy_(torch.tensor([[3.0, 4.0]]))
+        model.readout.bias.zero_()
+    x = torch.tensor([[[1.0], [0.0]]], dtype=torch.float64)
+    y = torch.tensor([[0.0]], dtype=torch.float64)
+    omega = exploding.pascanu_regularizer(model, x, y)
+    # W_hhᵀ w = (6, 2): ‖·‖ = √40, ‖w‖ = 5
+    assert float(omega) == pytest.approx((math.sqrt(40) / 5 - 1) ** 2, rel=1e-12)
+    # dΩ/dW_hh only through the last product: 2(r − 1) · ∂r/∂W_hh with r = ‖W_hhᵀ w‖/‖w‖
+    (grad,) = torch.autograd.grad(omega, model.weight_hh)
+    r = math.sqrt(40) / 5
+    expected = 2 * (r - 1) * torch.outer(torch.tensor([3.0, 4.0], dtype=torch.float64),
+                                         torch.tensor([6.0, 2.0], dtype=torch.float64))
+    expected = expected / (5 * math.sqrt(40))
+    assert torch.allclose(grad, expected, rtol=1e-12, atol=0)
+
+
+def test_recall_run_constraints_hold_after_every_step():
+    radii = []
+    _, final = exploding.recall_run(steps=5, lr=0.02, constraint="spectral", max_norm=0.9,
+                                    callback=lambda s, m: radii.append(
+                                        float(torch.linalg.matrix_norm(m.weight_hh, ord=2))),
+                                    record=False)
+    assert len(radii) == 5 and max(radii) <= 0.9 * (1 + 1e-5)
+    rows = []
+    exploding.recall_run(steps=3, lr=0.02, constraint="max_norm", max_norm=0.5, record=False,
+                         callback=lambda s, m: rows.append(float(m.weight_hh.norm(dim=1).max())))
+    assert max(rows) <= 0.5 * (1 + 1e-5)
+    history, _ = exploding.recall_run(steps=3, lr=0.02, pascanu=0.5, record=False)
+    assert len(history.loss) == 3
+    with pytest.raises(ValueError, match="constraint='clip'"):
+        exploding.recall_run(steps=1, constraint="clip")

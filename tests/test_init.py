@@ -114,3 +114,48 @@ def test_init_sigmas_are_what_initialize_draws(scheme, kwargs):
         assert lin.bias.var().item() == pytest.approx(sigma_b**2, rel=0.2)
     else:
         assert sigma_b == 0.0 and torch.all(lin.bias == 0)
+
+
+# -- fans, uniform bounds and LSUV (chapter 3) ---------------------------------------------------
+@pytest.mark.parametrize("shape", [(7, 5), (32, 16, 3, 3), (8, 4, 5), (6, 2, 3, 4, 5)])
+def test_fans_are_pytorchs(shape):
+    weight = torch.empty(shape)
+    assert vgcourse.init.fan_in_and_fan_out(weight) == \
+        torch.nn.init._calculate_fan_in_and_fan_out(weight)
+
+
+def test_conv_fan_in_is_k_squared_c_by_hand():
+    # a 3×3 kernel over 16 channels sums 16·9 = 144 inputs; 32 output channels: 32·9 = 288
+    assert vgcourse.init.fan_in_and_fan_out(torch.nn.Conv2d(16, 32, 3).weight) == (144, 288)
+    with pytest.raises(ValueError, match="weight has shape"):
+        vgcourse.init.fan_in_and_fan_out(torch.zeros(5))
+
+
+def test_he_conv_layer_keeps_twice_the_input_variance():
+    # W ~ N(0, 2/(k²C)): a linear conv output has variance k²C · Var(W) · E[x²] = 2 E[x²]
+    conv = torch.nn.Conv2d(16, 32, 3, bias=False).double()
+    fan_in, _ = vgcourse.init.fan_in_and_fan_out(conv.weight)
+    with torch.no_grad():
+        conv.weight.normal_(0, (2 / fan_in) ** 0.5, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(64, 16, 12, 12, generator=torch.Generator().manual_seed(1),
+                    dtype=torch.float64)
+    assert float(conv(x).var()) == pytest.approx(2.0, rel=0.05)
+
+
+def test_lsuv_brings_every_layer_to_unit_variance_and_lands_on_theory():
+    net = vgcourse.mlp(12, 256, activation="tanh", init="orthogonal", dtype=torch.float64)
+    x, _ = vgcourse.data.gaussian_batch(batch=256, features=256, seed=0)
+    counts = vgcourse.init.lsuv_(net, x, tol=1e-3)
+    assert len(counts) == 13 and max(counts) <= 10
+    pre = vgcourse.preactivation_moments(net, x)
+    assert max(abs(q - 1) for q in pre) < 1e-3 * 1.01
+    # tanh: σ_w² E[tanh(z)²] = 1, so n·Var(W) of a deep layer is 1/E[tanh²] ≈ 2.536
+    deep = net.hidden[8].linear.weight
+    sigma_w2 = 256 * float((deep**2).mean())
+    assert sigma_w2 == pytest.approx(vgcourse.theory.lsuv_sigma_w("tanh") ** 2, rel=0.03)
+    assert 2.5 < sigma_w2 < 2.58
+
+
+def test_lsuv_rejects_a_model_without_layers():
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        vgcourse.init.lsuv_(torch.nn.Tanh(), torch.zeros(2, 2))

@@ -279,3 +279,59 @@ def test_product_singular_values_follow_the_lyapunov_exponents():
     spread = torch.tensor(theory.gaussian_lyapunov_spread(n), dtype=torch.float64)
     # within the √L fluctuation (4 standard deviations) plus an order-one correction
     assert torch.all((logs - depth * rates).abs() < 4 * spread * math.sqrt(depth) + 3)
+
+
+# -- PReLU, uniform bounds, fan modes and LSUV ------------------------------------------------------
+@pytest.mark.parametrize("name, slope", [("relu", 0.0), ("leaky_relu", 0.01), ("prelu", 0.25)])
+def test_rectifier_chi_is_the_registry_chi(name, slope):
+    for sigma_w in (0.5, 1.3, 2.0):
+        assert theory.rectifier_chi(sigma_w, slope) == pytest.approx(
+            theory.chi(name, sigma_w), rel=1e-12)
+
+
+def test_prelu_chi_by_hand():
+    # σ_w² = 2 (He's ReLU scale) with a = 1/4: 2 · (1 + 1/16) / 2 = 17/16
+    assert theory.chi("prelu", math.sqrt(2)) == pytest.approx(17 / 16, rel=1e-12)
+    # PReLU's own gain sqrt(2/(1 + a²)) = sqrt(32/17) puts it on the edge of chaos
+    assert theory.chi("prelu", vgcourse.get_activation("prelu").gain) == pytest.approx(1,
+                                                                                     rel=1e-12)
+    assert theory.rectifier_chi(1.0, -1.0) == pytest.approx(1.0, rel=1e-15)  # |x|: slope ±1
+    with pytest.raises(ValueError, match="slope=inf"):
+        theory.rectifier_chi(1.0, math.inf)
+
+
+def test_uniform_bound_by_hand():
+    # Glorot & Bengio: sqrt(6/(n_in + n_out)); He: sqrt(6/n_in); PyTorch's default 1/sqrt(n_in)
+    assert theory.uniform_bound("xavier", 100, 50) == pytest.approx(math.sqrt(6 / 150), rel=1e-15)
+    assert theory.uniform_bound("he", 96) == pytest.approx(0.25, rel=1e-15)
+    assert theory.uniform_bound("default", 64) == pytest.approx(1 / 8, rel=1e-15)
+    w = torch.empty(300, 200, dtype=torch.float64)
+    torch.nn.init.xavier_uniform_(w, generator=torch.Generator().manual_seed(0))
+    bound = theory.uniform_bound("xavier", 200, 300)
+    assert float(w.abs().max()) <= bound and float(w.abs().max()) > 0.999 * bound
+
+
+def test_fan_mode_profile_by_hand():
+    # widths 8 → 16 → 32 → 16; fan_in: forward flat, and going down from the last layer's input
+    # (width 32) the gradient variance picks up n_l/n_{l−1}: 32/16 = 2, then 16/8 = 2
+    forward, backward = theory.fan_mode_profile([8, 16, 32, 16], "fan_in")
+    assert forward == [1.0, 1.0, 1.0]
+    assert backward == [2.0 * 2.0, 2.0, 1.0]
+    forward, backward = theory.fan_mode_profile([8, 16, 32, 16], "fan_out")
+    assert forward == [1.0, 0.5, 0.5 * 2.0]
+    assert backward == [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="mode='fan'"):
+        theory.fan_mode_profile([8, 16], "fan")
+    with pytest.raises(ValueError, match="widths"):
+        theory.fan_mode_profile([8])
+
+
+def test_lsuv_sigma_w_by_hand():
+    assert theory.lsuv_sigma_w("relu") == pytest.approx(math.sqrt(2), rel=1e-12)
+    assert theory.lsuv_sigma_w("identity", q=3.0) == pytest.approx(1.0, rel=1e-12)
+    # SELU maps N(0, 1) to second moment 1 (Klambauer et al.): σ_w = 1
+    assert theory.lsuv_sigma_w("selu") == pytest.approx(1.0, rel=1e-9)
+    # tanh: 1/E[tanh(z)²] by a 2·10⁶-draw Monte Carlo (3σ ≈ 0.2 %)
+    z = torch.randn(2_000_000, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    assert theory.lsuv_sigma_w("tanh") ** 2 == pytest.approx(float(1 / (torch.tanh(z) ** 2).mean()),
+                                                            rel=3e-3)

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from ._validation import check_int, check_positive
+from ._validation import check_choice, check_int, check_positive
 from .init import haar_orthogonal
 from .probe import cosine, flat_gradient  # noqa: F401  (defined once, in probe; used here too)
 from .recurrent import SequenceModel, sequence_model
@@ -205,6 +205,9 @@ def recall_run(
     device: torch.device | str | None = None,
     callback=None,
     record: bool = True,
+    constraint: str | None = None,
+    max_norm: float = 1.0,
+    pascanu: float = 0.0,
 ):
     """Train :func:`tanh_rnn` on :func:`recall_task` with plain SGD; the chapter's test bench.
 
@@ -221,6 +224,14 @@ def recall_run(
         Hidden units and sequence length.
     device : torch.device or str, optional
         Where model and data live (default the CPU).
+    constraint : {None, "max_norm", "spectral"}
+        After every step, project W_hh: rows to norm <= ``max_norm`` (:func:`max_norm_`) or
+        the whole matrix to σ_max <= ``max_norm`` (:func:`spectral_norm_`).
+    max_norm : float, default 1.0
+        The constraint's bound c.
+    pascanu : float, default 0
+        Strength α of :func:`pascanu_regularizer` added to the loss (the recorded loss then
+        includes α·Ω; ``final_loss`` is the plain MSE).
 
     Returns
     -------
@@ -231,16 +242,50 @@ def recall_run(
     """
     from .training import train
 
+    if constraint is not None:
+        check_choice("constraint", constraint, ("max_norm", "spectral"))
+    check_positive("max_norm", max_norm)
+    check_positive("pascanu", pascanu, allow_zero=True)
     model = tanh_rnn(hidden=hidden, spectral_radius=spectral_radius, seed=seed, device=device)
     x, y = recall_task(n=512, length=length, seed=100 + seed, device=device)
-    history = train(model, (x, y), steps=steps, lr=lr, clip=clip, clip_mode=clip_mode,
-                    weight_decay=weight_decay, batch_size=batch_size, seed=seed,
-                    show_progress=show_progress, callback=callback, record=record)
+    trained, loss = model, "mse"
+    if pascanu > 0:
+        trained = _BatchKeeper(model)
+
+        def loss(output, target):
+            omega = pascanu_regularizer(model, trained.batch, target)
+            return nn.functional.mse_loss(output, target) + pascanu * omega
+
+    project = {"max_norm": max_norm_, "spectral": spectral_norm_}.get(constraint)
+
+    def after_step(step, _):
+        if project is not None:
+            project(model.weight_hh, max_norm)
+        if callback is not None:
+            callback(step, model)
+
+    history = train(trained, (x, y), steps=steps, lr=lr, clip=clip, clip_mode=clip_mode,
+                    weight_decay=weight_decay, batch_size=batch_size, seed=seed, loss=loss,
+                    show_progress=show_progress, record=record,
+                    callback=after_step if project or callback else None)
     with torch.no_grad():
         final = float(nn.functional.mse_loss(model(x), y))
     if history.diverged or not math.isfinite(final):
         final = math.inf
     return history, final
+
+
+class _BatchKeeper(nn.Module):
+    """Runs ``model`` and keeps the last input batch, for a loss that needs it."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.batch = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.batch = x
+        return self.model(x)
 
 
 def readout_curvature(features: torch.Tensor) -> float:
@@ -316,3 +361,130 @@ def least_squares_run(
     history = train(model, (x, y), steps=steps, lr=lr, batch_size=None, seed=seed,
                     show_progress=False)
     return history, readout_curvature(x)
+
+
+# -- weight regularisation and constraints (chapter 4) ---------------------------------------------
+def weight_penalty(weights, kind: str = "l2", strength: float = 1.0) -> torch.Tensor:
+    """The L2 penalty (λ/2)·Σ‖W‖² or the L1 penalty λ·Σ abs(W) of a list of weight tensors.
+
+    Their gradients are λW (every weight shrinks in proportion to its size: SGD's
+    ``weight_decay=λ``) and λ·sign(W) (every weight moves toward 0 by the same amount, which
+    sets small ones to zero).
+
+    Parameters
+    ----------
+    weights : Tensor or iterable of Tensor
+    kind : {"l2", "l1"}, default "l2"
+    strength : float, default 1.0
+        λ, >= 0.
+
+    Examples
+    --------
+    >>> w = torch.tensor([3.0, -4.0])
+    >>> float(weight_penalty([w], "l2", 0.5)), float(weight_penalty([w], "l1", 0.5))
+    (6.25, 3.5)
+    """
+    check_choice("kind", kind, ("l2", "l1"))
+    check_positive("strength", strength, allow_zero=True)
+    weights = [weights] if isinstance(weights, torch.Tensor) else list(weights)
+    if not weights:
+        raise ValueError("weights is empty; expected at least one weight tensor.")
+    if kind == "l2":
+        return strength / 2 * sum((w**2).sum() for w in weights)
+    return strength * sum(w.abs().sum() for w in weights)
+
+
+def spectral_radius(weight: torch.Tensor) -> float:
+    """max abs(λ) over the eigenvalues λ of a square matrix: the growth rate of W^T for large T."""
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"weight is a {type(weight).__name__}; expected a torch.Tensor.")
+    if weight.dim() != 2 or weight.shape[0] != weight.shape[1] or weight.shape[0] == 0:
+        raise ValueError(f"weight has shape {tuple(weight.shape)}; expected a square matrix.")
+    return float(torch.linalg.eigvals(weight.detach().double()).abs().max())
+
+
+def max_norm_(weight: torch.Tensor, max_norm: float) -> torch.Tensor:
+    """Max-norm constraint, in place: rescale every row (a unit's incoming weights) longer than
+    ``max_norm`` to that length (Srebro & Shraibman 2005; Srivastava et al. 2014).
+
+    Returns ``weight``. Rows already short enough are untouched. A bound c on every row bounds
+    σ_max(W) only by c·√(rows), so it does not stop a recurrent matrix from growing through
+    time.
+    """
+    check_positive("max_norm", max_norm)
+    if weight.dim() != 2:
+        raise ValueError(f"weight has shape {tuple(weight.shape)}; expected a matrix.")
+    with torch.no_grad():
+        norms = weight.norm(dim=1, keepdim=True)
+        weight.mul_(torch.clamp(max_norm / norms.clamp(min=1e-300), max=1.0))
+    return weight
+
+
+def spectral_norm_(weight: torch.Tensor, max_norm: float = 1.0) -> torch.Tensor:
+    """Spectral-norm constraint, in place: W ← W·min(1, c/σ_max(W)), c = ``max_norm``.
+
+    σ_max bounds how much W stretches any vector, so a recurrent matrix with σ_max ≤ 1 cannot
+    make ∂h_T/∂h_0 grow through it (with abs(φ') ≤ 1). Miyato et al. (2018) divide W by
+    σ_max, estimated by one power iteration per step
+    (``torch.nn.utils.parametrizations.spectral_norm``); here σ_max is exact (an SVD) and W
+    is only shrunk, never stretched. Returns ``weight``.
+    """
+    check_positive("max_norm", max_norm)
+    if weight.dim() != 2:
+        raise ValueError(f"weight has shape {tuple(weight.shape)}; expected a matrix.")
+    with torch.no_grad():
+        sigma = float(torch.linalg.matrix_norm(weight.double(), ord=2))
+        if sigma > max_norm:
+            weight.mul_(max_norm / sigma)
+    return weight
+
+
+def pascanu_regularizer(model: SequenceModel, x: torch.Tensor, y: torch.Tensor
+                        ) -> torch.Tensor:
+    """Pascanu et al.'s (2013) regulariser Ω of a one-layer RNN on a batch.
+
+    Ω = Σ_t mean over the batch of (‖δ_{t+1}ᵀ ∂h_{t+1}/∂h_t‖ / ‖δ_{t+1}‖ − 1)², t = 1..T−1,
+    with δ_t = ∂L/∂h_t the gradient of the mean squared error with respect to the state at step
+    t. Each term asks one step back through time to keep the size of the gradient that flows
+    there, so the error signal neither vanishes nor explodes along the way. As in the paper, δ
+    and the states are held constant: Ω depends on W_hh only through
+    δ_{t+1}ᵀ ∂h_{t+1}/∂h_t = (δ_{t+1} ⊙ φ'(u_{t+1})) W_hh. The loss reads h_T only, so that
+    product is δ_t itself, and the δ are computed by that recursion, without autograd.
+
+    Parameters
+    ----------
+    model : SequenceModel
+        An RNN cell (``cell="rnn"``) read out at the last step, as :func:`tanh_rnn` builds.
+    x : Tensor of shape (batch, T, input)
+    y : Tensor of shape (batch, output)
+
+    Returns
+    -------
+    Tensor
+        The scalar Ω, differentiable with respect to ``model.weight_hh``.
+    """
+    if not isinstance(model, SequenceModel) or model.cell != "rnn" or model.output != "last":
+        raise ValueError(f"model={type(model).__name__} is not allowed; expected a "
+                         "SequenceModel with cell='rnn' read out at the last step (tanh_rnn).")
+    from .activations import get_activation
+
+    slope = get_activation(model.nonlinearity).derivative_from_output
+    w = model.weight_hh
+    with torch.no_grad():
+        states = model.hidden_states(x.to(w.dtype))  # h_1 … h_T, (batch, T, H)
+    with torch.enable_grad():
+        last = states[:, -1].clone().requires_grad_(True)
+        loss = nn.functional.mse_loss(model.readout(last), y.to(last.dtype))
+        (delta,) = torch.autograd.grad(loss, last)
+    carried_in, sizes = [], []  # δ_{t+1} ⊙ φ'(u_{t+1}) and ‖δ_{t+1}‖, for t = T−1 … 1
+    with torch.no_grad():
+        for t in range(states.shape[1] - 1, 0, -1):  # states[:, t] is h_{t+1}
+            c = delta * slope(states[:, t])
+            carried_in.append(c)
+            sizes.append(delta.norm(dim=-1))
+            delta = c @ w
+    if not carried_in:
+        return torch.zeros((), dtype=w.dtype, device=w.device)
+    back = torch.stack(carried_in) @ w  # (T−1, batch, H): the δ_t, as a function of W_hh
+    ratio = back.norm(dim=-1) / torch.stack(sizes).clamp(min=1e-30)
+    return ((ratio - 1) ** 2).mean(dim=1).sum()

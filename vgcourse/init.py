@@ -147,3 +147,89 @@ def haar_orthogonal(rows: int, cols: int | None = None,
 
 def _orthogonal_(weight: torch.Tensor, generator) -> None:
     weight.copy_(haar_orthogonal(*weight.shape, generator=generator))
+
+
+def fan_in_and_fan_out(weight: torch.Tensor) -> tuple[int, int]:
+    """The fans of a weight tensor: inputs and outputs that one entry is summed with.
+
+    A linear weight has shape (out, in): fan_in = in, fan_out = out. A convolution's weight has
+    shape (C_out, C_in, k_1, …, k_d), and each output is a sum over a receptive field of C_in
+    channels times k_1⋯k_d positions, so fan_in = C_in·k_1⋯k_d (k²C for a k × k kernel, He et
+    al. 2015) and fan_out = C_out·k_1⋯k_d. The same as PyTorch's
+    ``torch.nn.init._calculate_fan_in_and_fan_out``, which the ``kaiming_*`` and ``xavier_*``
+    initialisers use.
+
+    Parameters
+    ----------
+    weight : Tensor
+        At least two dimensions.
+
+    Examples
+    --------
+    >>> fan_in_and_fan_out(torch.empty(32, 16, 3, 3))
+    (144, 288)
+    """
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"weight is a {type(weight).__name__}; expected a torch.Tensor.")
+    if weight.dim() < 2:
+        raise ValueError(f"weight has shape {tuple(weight.shape)}; expected at least two "
+                         "dimensions (out, in, *kernel).")
+    receptive = math.prod(weight.shape[2:])
+    return weight.shape[1] * receptive, weight.shape[0] * receptive
+
+
+def lsuv_(model: nn.Module, x: torch.Tensor, target: float = 1.0, tol: float = 0.01,
+          max_iter: int = 10) -> list[int]:
+    """Layer-sequential unit-variance initialisation (Mishkin & Matas 2016), in place.
+
+    Going from the input up, each ``nn.Linear`` and ``nn.Conv*`` layer's weights are divided by
+    the standard deviation of its output on the batch ``x`` (the layers below already
+    rescaled), until that variance is within ``tol`` of ``target``. The method does not need
+    to know the activation: it measures. Start from orthogonal (or any) weights; biases are
+    left as they are. In a wide network this lands on σ_w = :func:`vgcourse.theory.lsuv_sigma_w`.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Its layers run in the order ``model.modules()`` lists them, as in an MLP.
+    x : Tensor
+        A batch of inputs (the LSUV paper uses one mini-batch).
+    target : float, default 1.0
+        The output variance each layer is brought to.
+    tol : float, default 0.01
+        Allowed abs(variance − target).
+    max_iter : int, default 10
+        Most rescalings per layer.
+
+    Returns
+    -------
+    list of int
+        Rescalings done per layer (1 when the first already hit the target).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model is a {type(model).__name__}; expected a torch.nn.Module.")
+    check_positive("target", target)
+    check_positive("tol", tol)
+    check_int("max_iter", max_iter)
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+    if not layers:
+        raise ValueError(f"model={type(model).__name__} has no nn.Linear or convolution layer "
+                         "to rescale.")
+    x = x.to(next(model.parameters()).dtype)
+    counts = []
+    for layer in layers:
+        seen = {}
+        hook = layer.register_forward_hook(lambda m, i, o: seen.__setitem__("out", o.detach()))
+        try:
+            done = 0
+            for done in range(1, max_iter + 1):
+                with torch.no_grad():
+                    model(x)
+                    variance = float(seen["out"].var())
+                    if abs(variance - target) <= tol or variance == 0:
+                        break
+                    layer.weight.mul_(math.sqrt(target / variance))
+        finally:
+            hook.remove()
+        counts.append(done)
+    return counts

@@ -199,6 +199,36 @@ def chi(activation: str | Activation, sigma_w: float, sigma_b: float = 0.0) -> f
     return sigma_w**2 * _mean_square_slope(act, q_star(act, sigma_w, sigma_b))
 
 
+def rectifier_chi(sigma_w: float, slope: float) -> float:
+    """χ of a rectifier with left slope ``slope``: σ_w² (1 + a²)/2 at any q and σ_b.
+
+    φ(u) = max(0, u) + a·min(0, u) has φ'² = 1 on u > 0 and a² on u < 0, each with probability
+    1/2 for a symmetric pre-activation, so the expectation in :func:`chi` does not depend on
+    q*: χ = σ_w²(1 + a²)/2. ReLU is a = 0, leaky ReLU a = 0.01, PReLU a learned a (initialised
+    at 0.25); χ = 1 needs σ_w² = 2/(1 + a²), the initialisation He et al. (2015) derived for
+    PReLU. Unlike :func:`chi` with a registry entry, ``slope`` may be any value a PReLU has
+    learned, negative ones included.
+
+    Parameters
+    ----------
+    sigma_w : float
+        σ_w, > 0.
+    slope : float
+        The left slope a, finite.
+
+    Examples
+    --------
+    >>> rectifier_chi(2.0, 0.0)  # ReLU at σ_w² = 4: twice the edge of chaos
+    2.0
+    >>> rectifier_chi(2.0, 0.5)  # 4 · (1 + 1/4) / 2
+    2.5
+    """
+    check_positive("sigma_w", sigma_w, maximum=_LARGEST_SCALE)
+    if not math.isfinite(slope) or abs(slope) > _LARGEST_SCALE:
+        raise ValueError(f"slope={slope!r} is not allowed; expected a finite number.")
+    return sigma_w**2 * (1 + slope**2) / 2
+
+
 def predicted_gradient_norms(
     activation: str | Activation,
     sigma_w: float,
@@ -346,6 +376,107 @@ def init_sigmas(
     sigma_w = math.sqrt(fan_in * init_variance(scheme, fan_in, fan_out, gain=gain, std=std))
     sigma_b = math.sqrt(1 / (3 * fan_in)) if scheme == "default" else 0.0
     return sigma_w, sigma_b
+
+
+def uniform_bound(
+    scheme: str, fan_in: int, fan_out: int | None = None, gain: float = 1.0,
+    std: float | None = None,
+) -> float:
+    """Bound a of the uniform law U(−a, a) with the variance of ``scheme``: a = √(3·Var(W)).
+
+    U(−a, a) has variance a²/3, so a uniform draw matches a normal one of variance v at
+    a = √(3v). For Xavier this is Glorot & Bengio's (2010) √(6/(fan_in + fan_out))
+    (``torch.nn.init.xavier_uniform_``), for He √(6/fan_in) (``kaiming_uniform_``), and for
+    ``"default"`` PyTorch's own 1/√fan_in. Mean-field theory sees only the variance, so the
+    uniform and the normal draw of a scheme give the same χ.
+
+    Parameters
+    ----------
+    scheme, fan_in, fan_out, gain, std
+        As for :func:`init_variance`.
+
+    Examples
+    --------
+    >>> round(uniform_bound("xavier", 100, 200) ** 2, 12)  # 6/300
+    0.02
+    """
+    return math.sqrt(3 * init_variance(scheme, fan_in, fan_out, gain=gain, std=std))
+
+
+def lsuv_sigma_w(activation: str | Activation, q: float = 1.0) -> float:
+    """The σ_w at which every layer's pre-activation variance is exactly ``q``.
+
+    LSUV (Mishkin & Matas 2016) rescales each layer's weights until its output variance on a
+    batch is 1; in a wide network with zero biases that is the fixed point q* = q of the
+    variance map, reached when σ_w² E[φ(√q z)²] = q. So σ_w = √(q / E[φ(√q z)²]), and the
+    gradient factor at that scale is :func:`chi` (``activation``, this σ_w): LSUV fixes the
+    forward variance, not χ. ReLU lands on the edge (σ_w² = 2, χ = 1); tanh above it.
+
+    Parameters
+    ----------
+    activation : str or Activation
+    q : float, default 1.0
+        The target variance, > 0.
+
+    Examples
+    --------
+    >>> round(lsuv_sigma_w("relu") ** 2, 12)
+    2.0
+    """
+    act = get_activation(activation)
+    check_positive("q", q, maximum=_LARGEST_SCALE)
+    second = gaussian_expectation(lambda u: act.function(u) ** 2, q)
+    return math.sqrt(q / second)
+
+
+def fan_mode_profile(widths, mode: str = "fan_in") -> tuple[list[float], list[float]]:
+    """Forward and backward variances per layer of a bias-free ReLU net with He weights.
+
+    Layer l maps n_{l−1} units to n_l with W ~ N(0, 2/fan), fan = n_{l−1} (``"fan_in"``) or
+    n_l (``"fan_out"``), the two modes of He et al. (2015) and of
+    ``torch.nn.init.kaiming_normal_``. A pre-activation of layer l has variance
+    q_l = n_{l−1} Var(W_l) q_{l−1}/2 (l ≥ 2), and a gradient entry at layer l's input has
+    variance g_{l−1} = n_l Var(W_l) g_l/2, the 1/2 being E[relu'(u_l)²]. Fan-in keeps
+    q constant and multiplies g by n_l/n_{l−1} per layer; fan-out keeps g constant and
+    multiplies q by n_{l−1}/n_l. Both products telescope, so the total drift is the ratio of the
+    first and last widths whatever the depth: either mode is safe for any network whose widths
+    stay within a small factor of each other.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        n_0 (the input), n_1, …, n_L: at least two.
+    mode : {"fan_in", "fan_out"}
+
+    Returns
+    -------
+    forward : list of float
+        q_l / q_1 for l = 1..L (the input of layer 1 is raw data, not a ReLU output).
+    backward : list of float
+        Var(∂L/∂h_{l−1}) / Var(∂L/∂h_{L−1}) per entry, for l = 1..L: the gradient at each
+        layer's input relative to the last layer's input.
+
+    Examples
+    --------
+    >>> fan_mode_profile([10, 20, 40], "fan_in")  # g_0 = 20 · (2/10) / 2 · g_1
+    ([1.0, 1.0], [2.0, 1.0])
+    """
+    check_choice("mode", mode, ("fan_in", "fan_out"))
+    widths = list(widths)
+    if len(widths) < 2:
+        raise ValueError(f"widths={widths!r} is not allowed; expected the input width and at "
+                         "least one layer width.")
+    for n in widths:
+        check_int("widths", n)
+    pairs = list(zip(widths[:-1], widths[1:]))
+    variance = [2 / (n_in if mode == "fan_in" else n_out) for n_in, n_out in pairs]
+    forward = [1.0]
+    for (n_in, _), v in zip(pairs[1:], variance[1:]):
+        forward.append(forward[-1] * n_in * v / 2)
+    backward = [1.0]  # from the last layer's input down
+    for (_, n_out), v in zip(pairs[-2::-1], variance[-2::-1]):
+        backward.append(backward[-1] * n_out * v / 2)
+    return forward, backward[::-1]
 
 
 def chi_map(activation: str | Activation, sigma_w2, sigma_b2, max_iter: int = 4000,
