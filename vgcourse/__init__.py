@@ -2,6 +2,7 @@
 
 # The experiment modules of the chapters, importable as vgcourse.<name>.
 from . import (
+    architectures,
     case_studies,
     data,
     exploding,
@@ -40,6 +41,7 @@ __all__ = [
     "Monitor",
     "Report",
     "SequenceModel",
+    "architectures",
     "case_studies",
     "check",
     "data",

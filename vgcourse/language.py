@@ -97,7 +97,7 @@ def train_char_lm(cell: str, train_ids: torch.Tensor, val_ids: torch.Tensor, voc
                   steps: int = 250, seq_len: int = 96, batch: int = 32, lr: float = 3e-3,
                   clip: float = 1.0, hidden: int = 96, embed: int = 32, eval_every: int = 50,
                   seed: int = 0, show_progress: bool = True,
-                  eval_context: int | None = None) -> LMRun:
+                  eval_context: int | None = None, model: nn.Module | None = None) -> LMRun:
     """Train a :class:`CharLM` with Adam, truncated backpropagation through time and clipping.
 
     Each step reads ``batch`` windows of ``seq_len + 1`` characters at random offsets of
@@ -127,12 +127,17 @@ def train_char_lm(cell: str, train_ids: torch.Tensor, val_ids: torch.Tensor, voc
     eval_context : int, optional
         Passed to :func:`evaluate` as ``context`` for the validation loss: ``None`` reads the
         validation text in one pass, an integer in zero-state windows like the training ones.
+    model : nn.Module, optional
+        Train this model instead of a new :class:`CharLM` (``cell``, ``hidden`` and ``embed``
+        are then ignored): any module whose ``forward(ids)`` returns ``(logits, state)``,
+        such as :class:`vgcourse.architectures.CausalTransformer`.
 
     Returns
     -------
     LMRun
     """
-    check_choice("cell", cell, CELLS)
+    if model is None:
+        check_choice("cell", cell, CELLS)
     check_int("steps", steps)
     check_int("seq_len", seq_len, minimum=2)
     check_int("batch", batch)
@@ -142,12 +147,17 @@ def train_char_lm(cell: str, train_ids: torch.Tensor, val_ids: torch.Tensor, voc
     if len(train_ids) <= seq_len + 1:
         raise ValueError(f"seq_len={seq_len!r} is not allowed for a training text of "
                          f"{len(train_ids)} characters; expected at most {len(train_ids) - 2}.")
-    model = CharLM(cell, vocab_size, hidden=hidden, embed=embed, seed=seed)
+    label = cell if model is None else type(model).__name__
+    if model is None:
+        model = CharLM(cell, vocab_size, hidden=hidden, embed=embed, seed=seed)
+    elif not isinstance(model, nn.Module):
+        raise ValueError(f"model={type(model).__name__} is not allowed; expected None or an "
+                         "nn.Module whose forward(ids) returns (logits, state).")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     offsets = torch.arange(seq_len + 1)
     run, running = LMRun(model), []
-    for step in progress(range(1, steps + 1), desc=f"training {cell}", disable=not show_progress):
+    for step in progress(range(1, steps + 1), desc=f"training {label}", disable=not show_progress):
         starts = torch.randint(len(train_ids) - seq_len - 1, (batch, 1), generator=generator)
         window = train_ids[starts + offsets]
         logits, _ = model(window[:, :-1])

@@ -995,3 +995,143 @@ def maml_quadratic_metagradient(hessian: torch.Tensor, theta0: torch.Tensor, a: 
     power = torch.linalg.matrix_power(torch.eye(n, dtype=hessian.dtype) - lr * hessian, steps)
     theta_k = a + power @ (theta0 - a)
     return power @ (theta_k - b)
+
+
+# -- architectures after the classic fixes (chapter 11) ------------------------------------------
+def highway_gradient_decay(gate_bias: float, depth: int, chi_transform: float = 1.0) -> list[float]:
+    """Predicted ‖∂(v·x_L)/∂x_l‖ for l = 0..L in a highway network, relative to l = L.
+
+    A highway layer computes x ← t ⊙ φ(W_H x) + (1 − t) ⊙ x (Srivastava et al. 2015). With
+    gate weights at zero every gate is t = σ(b_T), and the layer's Jacobian is
+    (1 − t)·I + t·diag(φ') W_H. Its two terms are uncorrelated for random W_H, so each layer
+    multiplies E‖gradient‖² by (1 − t)² + t²·χ, with χ = σ_w² E[φ'²] the transform's own
+    factor (1 for ReLU with He weights). The carry gate 1 − t plays the part of the LSTM's
+    forget gate (chapter 7), and t → 0 leaves the gradient untouched at any depth.
+
+    Parameters
+    ----------
+    gate_bias : float
+        b_T, finite.
+    depth : int
+        Number of layers L >= 1.
+    chi_transform : float, default 1.0
+        χ of the transform, >= 0 (see :func:`chi`).
+
+    Examples
+    --------
+    >>> highway_gradient_decay(0.0, 2)  # t = 1/2: each layer keeps (1/4 + 1/4) of ‖g‖²
+    [0.5000000000000001, 0.7071067811865476, 1.0]
+    """
+    if not math.isfinite(gate_bias):
+        raise ValueError(f"gate_bias={gate_bias!r} is not allowed; expected a finite number.")
+    check_int("depth", depth)
+    check_positive("chi_transform", chi_transform, allow_zero=True, maximum=_LARGEST_SCALE)
+    t = 1 / (1 + math.exp(-gate_bias)) if gate_bias > -700 else 0.0
+    factor = math.sqrt((1 - t) ** 2 + t**2 * chi_transform)
+    return [factor ** (depth - layer) for layer in range(depth + 1)]
+
+
+def eigenvalue_for_horizon(horizon: int, keep: float = 0.1) -> float:
+    """The smallest eigenvalue λ with λ^T ≥ ``keep`` over T = ``horizon`` steps: keep^(1/T).
+
+    In a diagonal linear recurrence h_t = λ ⊙ h_{t−1} + u_t the gradient ∂h_T/∂h_t is exactly
+    λ^(T−t) (chapter 7's ρ^T law with nothing else in the product), so a unit that must carry
+    a fraction ``keep`` of its gradient across ``horizon`` steps needs λ ≥ keep^(1/T) ≈
+    1 − ln(1/keep)/T: eigenvalues within about 1/T of the unit circle (Orvieto et al. 2023).
+
+    Examples
+    --------
+    >>> round(eigenvalue_for_horizon(100, keep=0.5) ** 100, 12)
+    0.5
+    """
+    check_int("horizon", horizon)
+    if not 0 < keep < 1:
+        raise ValueError(f"keep={keep!r} is not allowed; expected 0 < keep < 1.")
+    return keep ** (1 / horizon)
+
+
+# -- memory, meta-learning (chapter 12) ---------------------------------------------------------
+def checkpoint_peak_states(steps: int, segment: int | None = None) -> int:
+    """Peak hidden states kept for backpropagation through ``steps`` steps, checkpointing every
+    ``segment`` steps (Chen et al. 2016); ``None`` keeps all ``steps`` of them.
+
+    With n = ⌈T/k⌉ segments, the forward pass keeps the n − 1 states where segments 2 … n
+    start (and the last state). The backward pass recomputes one segment at a time, from the
+    last: while segment j is recomputed, the j − 1 starting states below it and its own k
+    states are alive. The peak is max over j of (j − 1 + k_j), k_j the length of segment j:
+    n − 1 + k_n or n − 2 + k, about T/k + k, which is smallest, about 2√T, at k ≈ √T.
+
+    Examples
+    --------
+    >>> checkpoint_peak_states(64), checkpoint_peak_states(64, 8)
+    (64, 15)
+    """
+    check_int("steps", steps)
+    if segment is None:
+        return steps
+    check_int("segment", segment)
+    segment = min(segment, steps)
+    n = -(-steps // segment)
+    last = steps - (n - 1) * segment
+    return max(n - 1 + last, n - 2 + segment if n > 1 else 0)
+
+
+def checkpoint_best_segment(steps: int) -> int:
+    """The segment length k that minimises :func:`checkpoint_peak_states` (the smallest such k);
+    close to √T (Chen et al. 2016)."""
+    check_int("steps", steps)
+    return min(range(1, steps + 1), key=lambda k: (checkpoint_peak_states(steps, k), k))
+
+
+def inner_loop_factors(curvatures, lr: float, steps: int) -> list[float]:
+    """|1 − α·λ|^K for each curvature λ: how MAML's meta-gradient is scaled along each
+    eigenvector of a quadratic inner loss after K inner gradient steps (Finn et al. 2017).
+
+    On L_in(θ) = ½ (θ − a)ᵀ H (θ − a) each inner step multiplies θ − a by (I − αH), so
+    ∂θ_K/∂θ₀ = (I − αH)^K and, along the eigenvector with eigenvalue λ, the meta-gradient is
+    multiplied by (1 − αλ)^K: it vanishes geometrically when 0 < αλ < 2 (fastest at αλ = 1,
+    where it is exactly 0) and explodes when αλ > 2 or λ < 0, like ρ^T through time.
+
+    Examples
+    --------
+    >>> inner_loop_factors([1.0, 3.0], lr=1.0, steps=3)
+    [0.0, 8.0]
+    """
+    check_positive("lr", lr)
+    check_int("steps", steps, minimum=0)
+    return [abs(1 - lr * float(lam)) ** steps for lam in curvatures]
+
+
+def maml_quadratic_metagradient(hessian: torch.Tensor, theta0: torch.Tensor, a: torch.Tensor,
+                                b: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
+    """The exact MAML meta-gradient on a quadratic task (Finn et al. 2017).
+
+    Inner loss ½ (θ − a)ᵀ H (θ − a) with symmetric H, K steps of gradient descent with rate α
+    from θ₀, outer loss ½ ‖θ_K − b‖². With M = I − αH: θ_K = a + M^K (θ₀ − a) and
+    ∂L_out/∂θ₀ = (M^K)ᵀ (θ_K − b) = M^K (θ_K − b).
+
+    Parameters
+    ----------
+    hessian : Tensor (n, n)
+        Symmetric H.
+    theta0, a, b : Tensor (n,)
+    lr : float
+        α > 0.
+    steps : int
+        K >= 0.
+
+    Returns
+    -------
+    Tensor (n,)
+    """
+    check_positive("lr", lr)
+    check_int("steps", steps, minimum=0)
+    n = theta0.shape[0]
+    if hessian.shape != (n, n) or a.shape != (n,) or b.shape != (n,):
+        raise ValueError(f"hessian has shape {tuple(hessian.shape)}, theta0 {tuple(theta0.shape)}, "
+                         f"a {tuple(a.shape)}, b {tuple(b.shape)}; expected (n, n) and (n,).")
+    if not torch.allclose(hessian, hessian.T):
+        raise ValueError("hessian is not symmetric; expected H = Hᵀ.")
+    power = torch.linalg.matrix_power(torch.eye(n, dtype=hessian.dtype) - lr * hessian, steps)
+    theta_k = a + power @ (theta0 - a)
+    return power @ (theta_k - b)
