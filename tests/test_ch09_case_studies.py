@@ -193,6 +193,12 @@ def test_textures_are_seeded_disjoint_gratings_of_the_labelled_orientation():
     down = (clean[..., 1:, :] - clean[..., :-1, :]).abs().mean(dim=(1, 2, 3))
     assert (across[labels == 0] > 2 * down[labels == 0]).all()
     assert (down[labels == 2] > 2 * across[labels == 2]).all()
+    # rising stripes (label 1, "/") stay nearly constant up-and-right, (r, c) -> (r - 1, c + 1),
+    # and change down-and-right; falling ones (label 3, "\\") the other way round
+    up_right = (clean[..., 1:, :-1] - clean[..., :-1, 1:]).abs().mean(dim=(1, 2, 3))
+    down_right = (clean[..., 1:, 1:] - clean[..., :-1, :-1]).abs().mean(dim=(1, 2, 3))
+    assert (down_right[labels == 1] > 2 * up_right[labels == 1]).all()
+    assert (up_right[labels == 3] > 2 * down_right[labels == 3]).all()
     with pytest.raises(ValueError, match="split='valid'"):
         textures("valid")
     with pytest.raises(ValueError, match="noise=-1"):

@@ -138,6 +138,53 @@ WRONG += [
 ]
 
 
+# ---------------------------------------------------------------- chapter 5: group norm
+
+
+def _group_norm(x, groups, eps=1e-5):
+    """Written out per example and group with explicit loops, independently of the notebook."""
+    out = torch.empty_like(x)
+    size = x.shape[1] // groups
+    for n in range(x.shape[0]):
+        for g in range(groups):
+            block = x[n, g * size:(g + 1) * size]
+            mean = block.sum() / block.numel()
+            var = ((block - mean) ** 2).sum() / block.numel()
+            out[n, g * size:(g + 1) * size] = (block - mean) / torch.sqrt(var + eps)
+    return out
+
+
+def _group_norm_of(groups_of):
+    """A group norm whose channel c belongs to group groups_of(c, C, G) (for the slips)."""
+    def norm(x, groups, eps=1e-5):
+        out = torch.empty_like(x)
+        channels = torch.arange(x.shape[1])
+        for n in range(x.shape[0]):
+            for g in range(groups):
+                mask = groups_of(channels, x.shape[1], groups) == g
+                block = x[n, mask]
+                out[n, mask] = (block - block.mean()) / torch.sqrt(
+                    block.var(unbiased=False) + eps)
+        return out
+    return norm
+
+
+REFERENCES += [
+    ("05-group-norm", _group_norm),
+    ("05-group-norm", lambda x, groups, eps=1e-5: torch.nn.functional.group_norm(
+        x, groups, eps=eps)),
+]
+
+WRONG += [
+    ("05-group-norm", _group_norm_of(lambda c, C, G: c % G), "consecutive"),
+    ("05-group-norm", _group_norm_of(lambda c, C, G: 0 * c), "layer norm"),
+    ("05-group-norm", lambda x, groups: torch.nn.functional.instance_norm(x), "instance norm"),
+    ("05-group-norm", lambda x, groups: (x - x.mean(dim=(0, 2, 3), keepdim=True))
+     / torch.sqrt(x.var(dim=(0, 2, 3), unbiased=False, keepdim=True) + 1e-5), "batch"),
+    ("05-group-norm", lambda x, groups: _group_norm(x, groups).numpy(), "return a tensor"),
+    ("05-group-norm", lambda x, groups: _group_norm(x, groups)[:, :1], "shape"),
+]
+
 # ---------------------------------------------------------------- chapter 8: diagnosing
 
 

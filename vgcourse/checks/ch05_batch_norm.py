@@ -92,3 +92,52 @@ def _scale_gradient(answer) -> str:
         raise Wrong("the 1/a law is for rescaling W; here W moves by a step, so work out the new "
                     "norm from the angle between W and its gradient.")
     raise Wrong("not the factor; find the angle between W and ∂L/∂W, then add the step to W.")
+
+
+@register("05-group-norm")
+def _group_norm(answer) -> str:
+    """A function normalising each example's groups of consecutive channels of (N, C, H, W)."""
+    g = torch.Generator().manual_seed(7)
+    x = 1.0 + 2.0 * torch.randn(3, 6, 4, 5, generator=g, dtype=torch.float64)
+    out = answer(x, 3)
+    if not isinstance(out, torch.Tensor):
+        raise Wrong(f"return a tensor, not {type(out).__name__}.")
+    if out.shape != x.shape:
+        raise Wrong(f"the result has shape {tuple(out.shape)}; it should match x, "
+                    f"{tuple(x.shape)}.")
+
+    def like(module) -> bool:
+        return torch.allclose(out, module.double()(x), rtol=1e-6, atol=1e-8)
+
+    if like(nn.GroupNorm(3, 6, affine=False)):
+        return ("each example's group of consecutive channels is standardised over its channels "
+                "and positions, as nn.GroupNorm does.")
+    if like(nn.BatchNorm2d(6, affine=False)):
+        raise Wrong("that normalises each channel over the batch (batch norm); group norm never "
+                    "mixes examples.")
+    if like(nn.GroupNorm(1, 6, affine=False)):
+        raise Wrong("that pools all channels of an example (layer norm, one group); split the "
+                    "channels into `groups` groups.")
+    if like(nn.InstanceNorm2d(6)):
+        raise Wrong("that normalises every channel on its own (instance norm, one channel per "
+                    "group); a group holds C // groups channels.")
+    interleaved = x.reshape(3, 2, 3, 4, 5).transpose(1, 2)  # channel c in group c % 3
+    mean = interleaved.mean(dim=(2, 3, 4), keepdim=True)
+    var = interleaved.var(dim=(2, 3, 4), unbiased=False, keepdim=True)
+    strided = ((interleaved - mean) / torch.sqrt(var + 1e-5)).transpose(1, 2).reshape(x.shape)
+    if torch.allclose(out, strided, rtol=1e-6, atol=1e-8):
+        raise Wrong("your groups take every third channel; a group is a run of consecutive "
+                    "channels (reshape the channel axis as (groups, C // groups)).")
+    grouped = x.reshape(3, 3, -1)
+    unbiased = ((grouped - grouped.mean(2, keepdim=True))
+                / torch.sqrt(grouped.var(2, unbiased=True, keepdim=True) + 1e-5)).reshape(x.shape)
+    if torch.allclose(out, unbiased, rtol=1e-6, atol=1e-8):
+        raise Wrong("divide by the biased variance (unbiased=False), as nn.GroupNorm does.")
+    per_position = x.reshape(3, 3, 2, 20)
+    spatial = ((per_position - per_position.mean(2, keepdim=True))
+               / torch.sqrt(per_position.var(2, unbiased=False, keepdim=True) + 1e-5))
+    if torch.allclose(out, spatial.reshape(x.shape), rtol=1e-6, atol=1e-8):
+        raise Wrong("the statistics must include every position H×W of the group's channels, "
+                    "not one position at a time.")
+    raise Wrong("not group normalisation; compare your output's mean and std over one "
+                "example's group of channels.")
