@@ -281,7 +281,7 @@ def test_product_singular_values_follow_the_lyapunov_exponents():
     assert torch.all((logs - depth * rates).abs() < 4 * spread * math.sqrt(depth) + 3)
 
 
-# -- PReLU, uniform bounds, fan modes and LSUV ------------------------------------------------------
+# -- PReLU, uniform bounds, fan modes and LSUV ----------------------------------------------
 @pytest.mark.parametrize("name, slope", [("relu", 0.0), ("leaky_relu", 0.01), ("prelu", 0.25)])
 def test_rectifier_chi_is_the_registry_chi(name, slope):
     for sigma_w in (0.5, 1.3, 2.0):

@@ -300,7 +300,8 @@ def readout_curvature(features: torch.Tensor) -> float:
     Parameters
     ----------
     features : Tensor of shape (n, k)
-        The read-out's inputs, e.g. :meth:`vgcourse.SequenceModel.final_state`, or the data of a linear model.
+        The read-out's inputs, e.g. :meth:`vgcourse.SequenceModel.final_state`, or the data
+        of a linear model.
 
     Returns
     -------

@@ -216,13 +216,17 @@ def lsuv_(model: nn.Module, x: torch.Tensor, target: float = 1.0, tol: float = 0
         raise ValueError(f"model={type(model).__name__} has no nn.Linear or convolution layer "
                          "to rescale.")
     x = x.to(next(model.parameters()).dtype)
-    counts = []
+    counts, seen = [], {}
+
+    def keep(module, inputs, output):
+        seen["out"] = output.detach()
+
     for layer in layers:
-        seen = {}
-        hook = layer.register_forward_hook(lambda m, i, o: seen.__setitem__("out", o.detach()))
+        hook = layer.register_forward_hook(keep)
         try:
-            done = 0
-            for done in range(1, max_iter + 1):
+            rescalings = 0
+            while rescalings < max_iter:
+                rescalings += 1
                 with torch.no_grad():
                     model(x)
                     variance = float(seen["out"].var())
@@ -231,5 +235,5 @@ def lsuv_(model: nn.Module, x: torch.Tensor, target: float = 1.0, tol: float = 0
                     layer.weight.mul_(math.sqrt(target / variance))
         finally:
             hook.remove()
-        counts.append(done)
+        counts.append(rescalings)
     return counts
