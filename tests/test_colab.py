@@ -56,18 +56,24 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 
-def _chapter_notebooks() -> list[Path]:
-    """The notebooks of _toc.yml, in order (tools/colab.py, the script that owns that rule)."""
+
+def _colab_tools():
+    """tools/colab.py: the chapters of _toc.yml and the Colab snapshot (the rules it owns)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("colab_tools", ROOT / "tools" / "colab.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.chapter_notebooks(ROOT)
+    return module
+
+
+def _chapter_notebooks() -> list[Path]:
+    """The notebooks of _toc.yml, in order."""
+    return _colab_tools().chapter_notebooks(ROOT)
 
 
 # The Colab image mirrored: its date, source, Python and package versions, in one file.
-SNAPSHOT_FILE = Path(__file__).with_name("colab_snapshot.toml")
+SNAPSHOT_FILE = _colab_tools().SNAPSHOT
 RECIPE_VERSION = "4"  # bump to force a rebuild of cached environments
 KERNEL = "vgcourse-colab-parity"
 SNAPSHOT_TAG = "colab-parity-snapshot"
@@ -78,10 +84,9 @@ def snapshot() -> dict:
     return tomllib.loads(SNAPSHOT_FILE.read_text())
 
 
-def snapshot_requirements(snap: dict | None = None) -> list[str]:
+def snapshot_requirements() -> list[str]:
     """``name==version`` for every package of the snapshot and its departures (torch)."""
-    snap = snapshot() if snap is None else snap
-    pinned = {**snap["packages"], **snap.get("departures", {})}
+    pinned = _colab_tools().snapshot_pins(SNAPSHOT_FILE)
     return [name if version == "*" else f"{name}=={version}" for name, version in pinned.items()]
 
 
@@ -367,6 +372,9 @@ def _golden():
 # ship with the package (chapter 10's corpus), so only arithmetic could move them. Tolerance as
 # in tests/test_golden.py: the last digits of float64 reductions, nothing of substance.
 SAME_NUMBERS = {"10_case_study_text"}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# The @jupyter-widgets/controls model version each ipywidgets major version emits.
+CONTROLS_MODULE_VERSION = {"7": "1.5.0", "8": "2.0.0"}
 GOLDEN_RTOL, GOLDEN_ATOL = 1e-6, 1e-12
 
 
@@ -410,6 +418,23 @@ def test_chapter_installs_and_runs_like_in_colab(path, clone, tmp_path, book_cor
     assert Path(report["executable"]).parent == venv / "bin", report
     minor = ".".join(SNAP["snapshot"]["python"].split(".")[:2])
     assert report["python"].startswith(minor + "."), report["python"]
+
+    # Panels and progress bars are live widgets of Colab's ipywidgets (7.7.1: model module
+    # @jupyter-widgets/controls 1.5.0, where 8 emits 2.0.0), and every figure has its alt text.
+    ran = nbformat.read(executed, as_version=4)
+    state = ran.metadata.get("widgets", {}).get(
+        "application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    outputs = [o for c in cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    views = [o["data"][WIDGET_VIEW]["model_id"] for o in outputs
+             if WIDGET_VIEW in o.get("data", {})]
+    expected = CONTROLS_MODULE_VERSION[SNAP["packages"]["ipywidgets"].split(".")[0]]
+    assert all(state[v]["model_module_version"] == expected for v in views), \
+        {v: state.get(v, {}).get("model_module_version") for v in views}
+    if any("explore(" in c.source for c in cells if c.cell_type == "code"):
+        assert any(state[v]["model_name"] == "VBoxModel" for v in views), "no live panel shown"
+    figures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert all(o.get("metadata", {}).get("image/png", {}).get("alt") for o in figures), \
+        f"{path.name}: a figure without alt text under IPython {SNAP['packages']['ipython']}"
     assert report["corpus"] == book_corpus, "chapter 10's corpus differs under Colab's Python"
 
     added = sorted(set(after) - set(before))

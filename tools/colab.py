@@ -10,6 +10,13 @@ From it follow the Colab launch button of every chapter page (sphinx-book-theme 
     python tools/colab.py pin v1.0         # launch and install from tag (or commit) v1.0
 
 ``tests/test_notebooks.py`` fails when any of them disagree.
+
+The Colab image that ``tests/test_colab.py`` mirrors is recorded in
+``tests/colab_snapshot.toml``. After editing it (a newer image), check that every version it
+names has a wheel or source release for Colab's Python on the package index::
+
+    python tools/colab.py snapshot         # list the snapshot
+    python tools/colab.py snapshot --check # `pip download --no-deps` each for that Python
 """
 
 from __future__ import annotations
@@ -17,9 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,6 +156,35 @@ def pin(ref: str, root: Path = ROOT) -> list[Path]:
     return changed
 
 
+SNAPSHOT = ROOT / "tests" / "colab_snapshot.toml"
+
+
+def snapshot_pins(path: Path = SNAPSHOT) -> dict[str, str]:
+    """``name -> version`` of every package the Colab snapshot names ("*": any version)."""
+    snap = tomllib.loads(path.read_text())
+    return {**snap["packages"], **snap.get("departures", {})}
+
+
+def missing_from_index(path: Path = SNAPSHOT) -> list[str]:
+    """The snapshot's ``name==version`` pins that ``pip download --no-deps`` cannot fetch for the
+    snapshot's Python (its minor version, Linux x86-64 wheels, or a source release)."""
+    snap = tomllib.loads(path.read_text())
+    minor = ".".join(snap["snapshot"]["python"].split(".")[:2])
+    missing = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name, version in snapshot_pins(path).items():
+            if version == "*":
+                continue
+            done = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest",
+                 folder, "--python-version", minor, "--platform", "manylinux2014_x86_64",
+                 "--platform", "manylinux_2_28_x86_64", "--only-binary=:all:",
+                 f"{name}=={version}"], capture_output=True, text=True)
+            if done.returncode != 0:
+                missing.append(f"{name}=={version}")
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -153,7 +192,21 @@ def main(argv: list[str] | None = None) -> int:
     readme.add_argument("--check", action="store_true", help="only check; exit 1 if stale")
     pinning = sub.add_parser("pin", help="install and launch every chapter from REF")
     pinning.add_argument("ref", help="a git tag, branch or commit, e.g. v1.0")
+    snapshot = sub.add_parser("snapshot", help="the Colab image the parity test mirrors")
+    snapshot.add_argument("--check", action="store_true",
+                          help="check that each pinned version exists for Colab's Python")
     args = parser.parse_args(argv)
+    if args.command == "snapshot":
+        snap = tomllib.loads(SNAPSHOT.read_text())["snapshot"]
+        print(f"Colab image of {snap['date']} ({snap['source']}), Python {snap['python']}:")
+        for name, version in snapshot_pins().items():
+            print(f"  {name:<20} {version}")
+        if args.check:
+            missing = missing_from_index()
+            for pin in missing:
+                print(f"not on the package index for Python {snap['python']}: {pin}")
+            return 1 if missing else 0
+        return 0
     if args.command == "readme":
         current = update_readme(check=args.check)
         if args.check and not current:
