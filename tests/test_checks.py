@@ -200,6 +200,8 @@ REFERENCES += [
     ("08-mystery-d", "Exploding gradients"),
     ("08-mystery-e", "dying ReLU"),
     ("08-update-to-data", _update_to_data),
+    ("08-momentum-factor", 10.0),  # 1 + 0.9 + 0.81 + ... = 1 / (1 - 0.9)
+    ("08-momentum-factor", torch.tensor(1 / (1 - 0.9))),
 ]
 
 WRONG += [
@@ -222,6 +224,12 @@ WRONG += [
     ("08-update-to-data", lambda b, a: [float((y - x).norm() / x.norm()) ** 2
                                         for x, y in zip(b, a)], "square"),
     ("08-update-to-data", lambda b, a: 0.001, "one number per layer"),
+    ("08-momentum-factor", 1, "first step"),
+    ("08-momentum-factor", 9, "left out the current gradient"),
+    ("08-momentum-factor", 0.1, "1 − β"),
+    ("08-momentum-factor", 0.5, "larger than 1"),
+    ("08-momentum-factor", 3.0, "geometric series"),
+    ("08-momentum-factor", "ten", "expected a number"),
 ]
 
 # ---------------------------------------------------------------- chapter 9: case studies

@@ -277,7 +277,8 @@ def plot_monitor(monitor, steps=None, histograms: str = "activations", title: st
     Top row: every layer's update-to-data ratio ‖ΔW‖/‖W‖ with the 1e-3 rule of thumb, its
     gradient norm, and the saturated (sigmoid, tanh) or dead (rectifiers) fraction of every
     activation call. Bottom row: histograms of every activation call's output (or of the
-    gradient reaching it) at up to three chosen steps. Colours run from the input side (dark)
+    gradient reaching it) at up to three chosen steps, on a log density axis so that the tails
+    show. Colours run from the input side (dark)
     to the output (light); exact zeros, which a log axis cannot show, are left out and counted.
 
     Parameters
@@ -341,7 +342,10 @@ def plot_monitor(monitor, steps=None, histograms: str = "activations", title: st
         if zero:
             ax.text(0.03, 0.03, f"{zero} of {layers} layers: exactly 0 throughout",
                     transform=ax.transAxes, fontsize=8, color=PALETTE[1])
-    top[0].axhline(1e-3, color="0.3", ls="--", lw=1, label="1e-3 rule of thumb")
+    from .monitor import UPDATE_RULE_OF_THUMB
+
+    top[0].axhline(UPDATE_RULE_OF_THUMB, color="0.3", ls="--", lw=1,
+                   label=f"{UPDATE_RULE_OF_THUMB:.0e} rule of thumb".replace("e-0", "e-"))
     top[0].legend(frameon=False, fontsize=8)
 
     calls = monitor.activations
@@ -352,24 +356,26 @@ def plot_monitor(monitor, steps=None, histograms: str = "activations", title: st
     for j, kind in enumerate(kinds):
         saturates = kind is not None and ACTIVATIONS[kind].saturates
         series = saturated[:, j] if saturates else dead[:, j]
-        top[2].plot(x, series, color=shade(j, len(calls)), lw=1, ls="-" if saturates else ":")
+        top[2].plot(x, series, color=shade(j, len(calls)), lw=1, ls="-" if saturates else "--")
     for kind_saturates, style, label in [(True, "-", "saturated (φ' < 5 % of its maximum)"),
-                                         (False, ":", "dead (φ' = 0 on every example)")]:
+                                         (False, "--", "dead (φ' = 0 on every example)")]:
         if any((k is not None and ACTIVATIONS[k].saturates) == kind_saturates for k in kinds):
             top[2].plot([], [], color="0.3", ls=style, label=label)
     top[2].set(xlabel="training step", ylabel="fraction of units", ylim=(-0.03, 1.03),
                title="activation calls: saturated or dead")
     if calls:
-        top[2].legend(frameon=False, fontsize=8)
+        top[2].legend(frameon=True, framealpha=0.8, fontsize=8, loc="best")
 
     what = r"$\partial\mathcal{L}/\partial h$" if histograms == "gradients" else "output $h$"
     for ax, step, hist in zip(bottom, steps, chosen):
         for j, call in enumerate(calls):
             if call in hist:
                 edges, density = hist[call]
+                density = np.where(density > 0, density, np.nan)  # empty bins: off the log axis
                 ax.plot((edges[:-1] + edges[1:]) / 2, density, color=shade(j, len(calls)),
                         lw=1)
-        ax.set(xlabel=f"value of the activation call's {what}", ylabel="density",
+        ax.set_yscale("log")
+        ax.set(xlabel=f"value of the activation call's {what}", ylabel="density (log scale)",
                title=f"{'gradient' if histograms == 'gradients' else 'activation'} "
                      f"histograms at step {step}")
         if histograms == "gradients":
@@ -395,7 +401,7 @@ _TEX = {r"\mathcal": "", r"\mathrm": "", r"\mathbf": "", r"\operatorname": "", r
         r"\beta": "β", r"\mu": "μ", r"\phi": "φ", r"\prod": "∏", r"\sum": "Σ", r"\cdot": "·",
         r"\times": "×", r"\cdots": "…", r"\ldots": "…", r"\dots": "…", r"\sup": "sup",
         r"\inf": "inf", r"\top": "ᵀ", r"\to": "→", r"\propto": "∝", r"\pm": "±",
-        r"\approx": "≈", r"\leq": "≤", r"\geq": "≥", r"\infty": "∞",
+        r"\approx": "≈", r"\Delta": "Δ", r"\leq": "≤", r"\geq": "≥", r"\infty": "∞",
         r"\sqrt": "√", r"\log": "log", r"\ln": "ln", r"\max": "max", r"\min": "min",
         r"\,": " ", r"\;": " ", r"\ ": " ", r"\%": "%"}
 

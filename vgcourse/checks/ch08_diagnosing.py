@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._registry import Wrong, register
+from ._registry import Wrong, as_number, register
 
 DIAGNOSES = ("vanishing", "exploding", "dead units", "saturated", "healthy")
 _SYNONYMS = {
@@ -110,3 +110,33 @@ def _update_to_data(answer) -> str:
     if all(abs(v - t * t) <= 1e-6 * t * t for v, t in zip(values, target)):
         raise Wrong("that is the square of the ratio; use norms, not squared norms.")
     raise Wrong("not ‖after − before‖ / ‖before‖ for every layer.")
+
+
+@register("08-momentum-factor")
+def _momentum_factor(answer) -> str:
+    """SGD with momentum β = 0.9 under a constant gradient: its step over plain SGD's lr·g."""
+    value = as_number(answer, "a number (a factor)")
+    beta = 0.9
+    series = sum(beta**k for k in range(2000))  # 1 + β + β² + ..., summed term by term
+    if abs(value - series) <= 1e-6 * series:
+        return ("the velocity sums the same gradient with weights 1, β, β², …: the step is that "
+                "many times lr·g, so lr·‖g‖/‖W‖ is not the update, and the monitor measures "
+                "‖ΔW‖ itself.")
+    near = {  # typical slips, each with what to look at again
+        1.0: "that is the first step, where the velocity is the gradient itself; every later "
+             "step adds the earlier gradients again, each shrunk by a further factor β.",
+        0.9: "β is the weight of the previous velocity only; add up the contributions of all "
+             "earlier steps.",
+        0.1: "that is 1 − β; the velocity is a sum over all earlier steps, not a share.",
+        9.0: "you left out the current gradient: the sum starts at β⁰ = 1.",
+        1.9: "that sums two steps; with a constant gradient every earlier step k adds βᵏ.",
+        100.0: "square nothing: sum the geometric series 1 + β + β² + … once.",
+    }
+    for wrong, hint in near.items():
+        if abs(value - wrong) <= 1e-6 * wrong:
+            raise Wrong(hint)
+    if 0 < value < 1:
+        raise Wrong("every term of 1 + β + β² + … is positive and the first is 1: the factor is "
+                    "larger than 1.")
+    raise Wrong("write the velocity after many steps as a sum of the same g with weights "
+                "1, β, β², …, and add up the geometric series.")
