@@ -71,6 +71,8 @@ CALLS = {
                  # x of the wrong width still raises torch's RuntimeError (doctor.py, in
                  # another change at the time of writing): add "x" once it names x
                  ["model", "y", "lr"]),
+    "Monitor": (vgcourse.Monitor, lambda: dict(model=_model(), optimizer=None, every=2, bins=8),
+                ["model", "optimizer", "every", "bins"]),
     "gradient_through_time": (vgcourse.gradient_through_time,
                               lambda: dict(model=vgcourse.sequence_model("rnn", hidden_size=3),
                                            x=torch.zeros(2, 4, 1)),
