@@ -158,10 +158,10 @@ def _group_norm_of(groups_of):
     """A group norm whose channel c belongs to group groups_of(c, C, G) (for the slips)."""
     def norm(x, groups, eps=1e-5):
         out = torch.empty_like(x)
-        channels = torch.arange(x.shape[1])
+        group = groups_of(torch.arange(x.shape[1]), x.shape[1], groups)
         for n in range(x.shape[0]):
-            for g in range(groups):
-                mask = groups_of(channels, x.shape[1], groups) == g
+            for g in group.unique():
+                mask = group == g
                 block = x[n, mask]
                 out[n, mask] = (block - block.mean()) / torch.sqrt(
                     block.var(unbiased=False) + eps)
