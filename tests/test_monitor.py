@@ -361,3 +361,14 @@ def test_models_it_cannot_monitor_are_refused():
         plot_monitor(monitor, histograms="weights")
     with pytest.raises(ValueError, match="steps="):
         plot_monitor(monitor, steps=[0, 0, 0, 0])
+
+
+def test_histograms_skip_values_that_are_not_finite():
+    """An exploding run's last steps hold inf and NaN: binned over the finite values only."""
+    monitor = Monitor(_net(), bins=2)
+    values = torch.tensor([0.0, 1.0, 3.0, math.inf, math.nan, -math.inf], dtype=D)
+    found = monitor._histograms({"a": values, "b": torch.full((6,), math.nan, dtype=D)})
+    edges, density = found["a"]
+    assert edges.tolist() == [0.0, 1.5, 3.0]
+    assert density.tolist() == pytest.approx([2 / (3 * 1.5), 1 / (3 * 1.5)])
+    assert all(math.isnan(v) for v in found["b"][1])  # nothing to bin

@@ -105,7 +105,7 @@ class Monitor:
         The activation call sites seen, in the order of their first call: the module's name,
         with ``" (call k)"`` for the k-th call of a module used more than once in a forward.
     activation_kinds : dict of str to str or None
-        Registry name of each call site's activation (:mod:`vgcourse.activations`).
+        Registry name of each call site's activation (``vgcourse.ACTIVATIONS``).
     histograms, gradient_histograms : list of dict
         Per recorded step, per call site: ``(edges, density)`` of the output h and of the
         gradient ∂L/∂h (NumPy arrays; ``bins + 1`` edges; density integrates to 1).
@@ -355,7 +355,7 @@ class Monitor:
     @property
     def saturated(self) -> list[list[float]]:
         """Per recorded step, per call site: the share of unit-examples where φ' is under
-        :data:`vgcourse.probe.SATURATION_THRESHOLD` of sup|φ'| (0 for activations that do not
+        ``vgcourse.probe.SATURATION_THRESHOLD`` of sup|φ'| (0 for activations that do not
         saturate)."""
         return self._column(2)
 
