@@ -78,11 +78,11 @@ strip:  ## clear the outputs of every chapter notebook (they are committed witho
 # The book and browser tests read the built book, so `make test` builds it first (jupyter-cache
 # re-executes only changed notebooks). Without Chromium the browser tests skip and say how to
 # enable them; with CI set (.ci/run) a skip is a failure.
-# nbval runs the book build's executed copies of the chapters (_build/jupyter_execute): it
-# executes each again in a fresh kernel and compares the cells marked NBVAL_CHECK_OUTPUT with
-# what the book printed, so every deterministic number is checked across two independent runs
-# (the notebooks in book/ carry no outputs to compare against). Progress bars are off and stderr
-# is not compared (conftest.py): timings and warnings' temporary paths differ between runs.
+# Each chapter is executed once more after the book build, in the Colab parity environment
+# (tests/test_colab.py): that run compares the cells marked NBVAL_CHECK_OUTPUT and every number
+# the prose prints with the book build's, so determinism is proven across two independent runs in
+# two environments by the same execution. nbval over the book's executed copies does the same in
+# .venv alone: `make nbval`. Progress bars are off and stderr is not compared (conftest.py).
 # axe-core (the accessibility checker the browser tests inject into every page) comes from npm
 # into .node/ (gitignored), pinned here; nothing is loaded from a CDN.
 AXE_VERSION := 4.11.0
@@ -91,10 +91,13 @@ axe: $(AXE)  ## install axe-core from npm into .node/ for the accessibility test
 $(AXE):
 	npm install --prefix .node --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
 
-test: book $(AXE)  ## build the book, then unit tests and doctests, nbval over every chapter, book and browser tests
+test: book $(AXE)  ## build the book, then unit tests and doctests, Colab parity (outputs compared with the book's), book and browser tests
 	VGCOURSE_BOOK_HTML=$(BUILD)/html VGCOURSE_TOC=$(TOC) VGCOURSE_PROGRESS=off \
-		$(BIN)/python -m pytest -n 2 --dist loadscope --doctest-modules \
-		tests vgcourse $(BUILD)/jupyter_execute/book
+		$(BIN)/python -m pytest -n 2 --dist loadscope --doctest-modules tests vgcourse
+
+.PHONY: nbval
+nbval: book  ## re-execute every chapter in .venv and compare its checked cells with the book's
+	VGCOURSE_PROGRESS=off $(BIN)/python -m pytest -n 2 $(BUILD)/jupyter_execute/book
 
 # The numbers the prose prints (vgcourse.say) are recorded in book/golden_numbers.json and
 # tests/test_golden.py compares every build with them: after a deliberate change, record it.
