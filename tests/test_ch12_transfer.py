@@ -1,4 +1,4 @@
-"""Chapter 12, transfer learning: class subsets, discriminative rates, frozen and fine-tuned trunks."""
+"""Chapter 12, transfer: class subsets, discriminative rates, frozen and fine-tuned trunks."""
 
 import pytest
 import torch
@@ -32,8 +32,8 @@ def test_frozen_trunk_stays_and_fine_tuned_trunk_moves():
     pre = vgcourse.mlp(2, 8, in_features=64, out_features=3, seed=0)
     before = [p.detach().clone() for p in pre.parameters()]
     x, y = transfer.digit_classes([5, 6], per_class=3)
-    frozen = transfer.transfer(pre, x, y, "frozen", classes=2, steps=3)
-    tuned = transfer.transfer(pre, x, y, "fine-tune", classes=2, steps=3)
+    frozen = transfer.reuse_trunk(pre, x, y, "frozen", classes=2, steps=3)
+    tuned = transfer.reuse_trunk(pre, x, y, "fine-tune", classes=2, steps=3)
     assert all(torch.equal(p, q) for p, q in zip(pre.parameters(), before))  # untouched
     assert all(not p.requires_grad for p in frozen.hidden.parameters())
     assert torch.equal(frozen.hidden[0].linear.weight, before[0])
@@ -57,7 +57,7 @@ def test_scratch_redraws_the_trunk():
     (lambda: transfer.digit_classes([10]), "classes"),
     (lambda: transfer.digit_classes([1], per_class=0), "per_class"),
     (lambda: transfer.discriminative_groups(vgcourse.mlp(2, 4), lr=0.0), "lr"),
-    (lambda: transfer.transfer(vgcourse.mlp(2, 4, in_features=64), torch.zeros(2, 64),
+    (lambda: transfer.reuse_trunk(vgcourse.mlp(2, 4, in_features=64), torch.zeros(2, 64),
                                torch.zeros(2, dtype=torch.long), "thaw", classes=2), "strategy"),
 ])
 def test_errors_name_the_argument(call, name):

@@ -7,6 +7,8 @@ from . import (
     data,
     exploding,
     language,
+    memory,
+    meta,
     normalization,
     plots,
     precision,
@@ -15,6 +17,7 @@ from . import (
     residual,
     saturation,
     theory,
+    transfer,
 )
 from .activations import ACTIVATIONS, Activation, get_activation
 from .checking import Feedback, check, exercises
@@ -55,6 +58,8 @@ __all__ = [
     "initialize",
     "jacobian_spectrum",
     "language",
+    "memory",
+    "meta",
     "preactivation_moments",
     "mlp",
     "normalization",
@@ -69,4 +74,5 @@ __all__ = [
     "default_device",
     "theory",
     "train",
+    "transfer",
 ]

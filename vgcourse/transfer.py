@@ -18,7 +18,7 @@ from ._validation import check_choice, check_int, check_positive, check_seed
 from .data import digits
 from .models import mlp
 
-#: The ways of reusing a pretrained trunk that :func:`transfer` knows.
+#: The ways of reusing a pretrained trunk that :func:`reuse_trunk` knows.
 STRATEGIES = ("scratch", "frozen", "fine-tune", "discriminative")
 #: Howard & Ruder's (2018) factor between the learning rates of consecutive layers.
 ULMFIT_DECAY = 2.6
@@ -94,8 +94,8 @@ def pretrained_trunk(classes=(0, 1, 2, 3, 4), depth: int = 3, width: int = 64,
                      steps: int = 100, lr: float = 3e-3, seed: int = 0) -> nn.Module:
     """A ReLU MLP (He initialisation) trained full-batch with Adam on the digits of ``classes``.
 
-    Returns the whole network; :func:`transfer` keeps its hidden layers (the trunk) and gives
-    it a new read-out.
+    Returns the whole network; :func:`reuse_trunk` keeps its hidden layers (the trunk) and
+    gives it a new read-out.
     """
     check_seed("seed", seed)
     x, y = digit_classes(classes)
@@ -105,9 +105,9 @@ def pretrained_trunk(classes=(0, 1, 2, 3, 4), depth: int = 3, width: int = 64,
     return model
 
 
-def transfer(pretrained: nn.Module, x: torch.Tensor, y: torch.Tensor, strategy: str,
-             classes: int, steps: int = 60, lr: float = 3e-3, decay: float = ULMFIT_DECAY,
-             seed: int = 0) -> nn.Module:
+def reuse_trunk(pretrained: nn.Module, x: torch.Tensor, y: torch.Tensor, strategy: str,
+                classes: int, steps: int = 60, lr: float = 3e-3, decay: float = ULMFIT_DECAY,
+                seed: int = 0) -> nn.Module:
     """A copy of ``pretrained`` with a new read-out for ``classes`` classes, trained on (x, y).
 
     Parameters
