@@ -216,3 +216,16 @@ def test_conv_gradient_norms_match_backward_and_leave_grads_alone():
     with pytest.raises(ValueError, match="no nn.Conv2d"):
         case_studies.conv_gradient_norms(vgcourse.mlp(2, 4), torch.zeros(2, 4),
                                          torch.zeros(2, dtype=torch.int64))
+
+
+def test_digits_are_read_from_scikit_learns_own_file():
+    # digits() reads scikit-learn's digits.csv.gz without importing scikit-learn; the arrays
+    # must be exactly what load_digits returns, and the cache must not be writable
+    from sklearn.datasets import load_digits
+
+    from vgcourse.data import _digit_arrays
+
+    pixels, target = _digit_arrays()
+    bunch = load_digits()
+    assert (pixels == bunch.data).all() and (target == bunch.target).all()
+    assert not pixels.flags.writeable and not target.flags.writeable

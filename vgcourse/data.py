@@ -6,6 +6,7 @@ seeded generator and then moved there, so a seed gives the same numbers on every
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -230,6 +231,35 @@ def random_teacher(
 DIGITS_TEST = 497  # the held-out images of :func:`digits`, about 28 % of the 1797
 
 
+@functools.lru_cache(maxsize=1)
+def _digit_arrays():
+    """The pixels (1797, 64) and labels of scikit-learn's bundled digits, read once.
+
+    Reads the file ``load_digits`` reads, ``sklearn/datasets/data/digits.csv.gz``, without
+    importing scikit-learn (whose import takes about a second); falls back to ``load_digits``
+    if the file is not where it is expected. The arrays are read-only.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    import numpy as np
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:  # pragma: no cover - depends on the environment
+        raise ImportError("digits() needs scikit-learn: pip install 'vgcourse[cases]'")
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    if path.exists():
+        table = np.loadtxt(path, delimiter=",")
+        pixels, target = table[:, :-1], table[:, -1].astype(int)
+    else:  # pragma: no cover - a scikit-learn that keeps its data elsewhere
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        pixels, target = bunch.data, bunch.target
+    pixels.setflags(write=False)
+    target.setflags(write=False)
+    return pixels, target
+
 def digits(
     split: str = "train", test_size: int = DIGITS_TEST, seed: int = 0,
     dtype: torch.dtype = torch.float32, device: torch.device | str | None = None,
@@ -262,17 +292,13 @@ def digits(
     """
     check_choice("split", split, ("train", "test"))
     check_int("test_size", test_size)
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("digits() needs scikit-learn: pip install 'vgcourse[cases]'") from err
-    bunch = load_digits()
-    n = len(bunch.target)
+    pixels, target = _digit_arrays()
+    n = len(target)
     if test_size >= n:
         raise ValueError(f"test_size={test_size!r} is not allowed; expected an integer "
                          f"between 1 and {n - 1}.")
-    x = torch.as_tensor(bunch.data, dtype=torch.float64) / 16.0
-    y = torch.as_tensor(bunch.target, dtype=torch.int64)
+    x = torch.tensor(pixels, dtype=torch.float64) / 16.0  # a copy: the cache stays intact
+    y = torch.tensor(target, dtype=torch.int64)
     order = torch.randperm(n, generator=_generator(seed))
     index = order[:test_size] if split == "test" else order[test_size:]
     return x[index].to(device=device, dtype=dtype), y[index].to(device)
