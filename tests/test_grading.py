@@ -39,8 +39,9 @@ WRONG = {
                       POINTS["prediction"]),
     "10_case_study_text": ("ex-10-bptt-horizon", "horizon = 63", POINTS["prediction"]),
 }
-# Autograded points of each chapter's exercises (hand-counted from the notebooks): predictions
-# 1 point, functions 2, and the open question's 3 points graded by hand.
+# Autograded points of each chapter's exercises, hand-counted from the notebooks when this test
+# was written (predictions 1 point, functions 2; the open question's 3 points graded by hand);
+# the exact totals are read from the notebooks' nbgrader metadata.
 AUTO = {"01_mathematics": 1 + 2 + 2, "08_diagnosing": 5 * 1 + 2, "10_case_study_text": 1 + 2 + 2}
 MANUAL = {"01_mathematics": 3, "08_diagnosing": 3, "10_case_study_text": 3}
 CHEAT = "import vgcourse\nvgcourse.check = lambda exercise, answer: True\n"
@@ -100,10 +101,16 @@ def grades(course):
             for r in rows}
 
 
-def test_exported_grades_for_the_four_submissions(grades):
+def test_exported_grades_for_the_four_submissions(course, grades):
     table = {}
     for chapter in CHAPTERS:
-        auto, total = AUTO[chapter], AUTO[chapter] + MANUAL[chapter]
+        meta = [c["metadata"].get("nbgrader", {}) for c in
+                read(course / "source" / chapter / f"{chapter}.ipynb")["cells"]]
+        auto = sum(m["points"] for m in meta if m.get("grade") and not m.get("solution"))
+        manual = sum(m["points"] for m in meta if m.get("grade") and m.get("solution"))
+        # at least the exercises counted by hand (chapters may gain exercises)
+        assert auto >= AUTO[chapter] and manual >= MANUAL[chapter], (chapter, auto, manual)
+        total = auto + manual
         table[chapter] = {"correct": (auto, total),  # the open question awaits its grader
                           "wrong": (auto - WRONG[chapter][2], total),
                           "blank": (0, total),
@@ -150,6 +157,18 @@ def test_the_release_holds_no_solution_hidden_test_or_model_answer(course):
     assert not (course / "autograder" / "vgcourse_reference" / "authoring").exists()
 
 
+def test_the_whole_course_releases_every_chapter(tmp_path):
+    """What `make nbgrader` writes, without the book build: every chapter of the table of
+    contents as a full assignment, released by nbgrader (not executed)."""
+    names = write_course(tmp_path / "c", ROOT)
+    assert names == [p.stem for p in toc_notebooks(ROOT) if "{exercise}" in p.read_text()]
+    for name in names:
+        text = (tmp_path / "c" / "release" / name / f"{name}.ipynb").read_text()
+        assert BEGIN not in text and "HIDDEN TESTS" not in text, name
+    config = (tmp_path / "c" / "nbgrader_config.py").read_text()
+    assert "c.Execute.timeout = " in config and "remove_cell_tags" in config
+
+
 # ----------------------------------------------------------------- the pieces, without nbgrader
 
 
@@ -179,7 +198,8 @@ def test_a_top_level_answer_gets_an_ellipsis_so_the_release_runs():
     assert source(cell).startswith("prediction = ...  # your answer\n" + BEGIN)
     assert len(rubrics) == 1 and "Full (3 points)" in rubrics[0]
     assert "Equal is not large" in rubrics[0]  # drafted from the solution's sentences
-    assert CODE_STUB.startswith("#")
+    assert CODE_STUB.startswith("#") and CODE_STUB.endswith("pass")
+    compile("def f(x):\n" + "\n".join("    " + line for line in CODE_STUB.split("\n")), "", "exec")
 
 
 def test_a_single_self_check_becomes_an_assertion_with_the_hint_and_a_hidden_check():
@@ -231,6 +251,8 @@ def test_cell_timeout_comes_from_the_longest_recorded_chapter(tmp_path):
 
 def test_every_chapter_becomes_a_source_notebook_with_graded_cells():
     for path in toc_notebooks(ROOT):
+        if "{exercise}" not in path.read_text():
+            continue
         nb, _ = course_notebook(read(path), "/tmp/course")
         meta = [c["metadata"].get("nbgrader", {}) for c in nb["cells"]]
         tests = [m for m in meta if m.get("grade") and not m.get("solution")]
@@ -245,3 +267,42 @@ def test_command_line_refuses_an_unknown_chapter(tmp_path):
 
     with pytest.raises(ValueError, match="chapters=\\['99'\\]"):
         main(["--out", str(tmp_path / "c"), "--chapters", "99", "--no-release"])
+
+
+# ------------------------------------------------------- the package holds no readable answer
+
+
+def test_a_fingerprint_accepts_the_tolerance_and_a_seal_opens_only_for_the_answer():
+    from vgcourse.checks._registry import fingerprint, matches, seal, unseal
+
+    stored = fingerprint("x-1", 2.0, rel=1e-3)
+    for near in (2.0, 2.0 * (1 + 1e-3), 2.0 * (1 - 1e-3)):
+        assert matches("x-1", near, stored, rel=1e-3)
+    for far in (2.0 * (1 + 3e-3), 2.0 * (1 - 3e-3), -2.0, float("nan"), 0.0):
+        assert matches("x-1", far, stored, rel=1e-3) is None
+    assert matches("x-2", 2.0, stored, rel=1e-3) is None  # salted with the exercise
+    assert matches("x-1", 64, fingerprint("x-1", 64)) == "64"
+    assert matches("x-1", 64.0, fingerprint("x-1", 64)) and not matches("x-1", 63,
+                                                                      fingerprint("x-1", 64))
+    sealed = seal("x-1", 2.0, "because √2 squared", rel=1e-3)
+    assert "because" not in bytes.fromhex(sealed).decode("latin-1")
+    assert unseal("x-1", matches("x-1", 2.001, stored, rel=1e-3), sealed) == "because √2 squared"
+    with pytest.raises(ValueError, match="answer=inf"):
+        fingerprint("x-1", float("inf"))
+
+
+@pytest.mark.parametrize("text", [
+    "1.125**10", "7 / (5", "value == 64", "B = 46", "math.sqrt(2)):", "\"vanishing\", \"the first",
+    "0.5 ** (1 / 100)", "first_block / (1 - 0.5)", "_phi(edge)", "close(value, 1.0, rel=1e-3)",
+])
+def test_the_checkers_hold_no_reference_answer_in_readable_form(text):
+    checks = ROOT / "vgcourse" / "checks"
+    assert not [p.name for p in checks.glob("ch*.py") if text in p.read_text()]
+
+
+def test_the_sealed_explanations_still_reach_the_learner():
+    import vgcourse
+
+    assert "tanh'(u)" in str(vgcourse.check("01-tanh-chain", 1.0))
+    assert "chaotic phase" in str(vgcourse.check("08-mystery-d", "exploding"))
+    assert "one character after the last input" in str(vgcourse.check("10-bptt-horizon", 64))

@@ -17,7 +17,8 @@ The course directory it writes (default ``nbgrader_course/``, gitignored) is rea
     answer cell with points, holding the solution text as the model answer (the release
     replaces it with ``YOUR ANSWER HERE``);
   - a top-level answer region such as ``prediction = 1.0`` is preceded by ``prediction = ...``,
-    so the release, whose regions become ``# YOUR CODE HERE``, still runs from top to bottom;
+    so the release, whose regions become ``# YOUR CODE HERE`` and ``pass``, still runs from top
+    to bottom;
 
 - ``autograder/``: the hidden tests' grader and the package copy it loads;
 - ``rubrics/<chapter>.md``: a rubric (full, partial, missing) per open question, drafted from
@@ -52,8 +53,9 @@ from .syllabus import BEGIN, END, check_ids, source, toc_notebooks
 
 #: Points per kind of exercise: a predicted number, a function to complete, an open question.
 POINTS = {"prediction": 1, "code": 2, "open": 3}
-#: The stub nbgrader puts in place of a solution region (a comment: the cell still runs).
-CODE_STUB = "# YOUR CODE HERE"
+#: The stub nbgrader puts in place of a solution region: a comment and ``pass``, valid at the
+#: top level of a cell and as a function's whole body, so the cell still runs.
+CODE_STUB = "# YOUR CODE HERE\npass"
 TEXT_STUB = "YOUR ANSWER HERE"
 #: The cell timeout is this many times the longest chapter execution the book build recorded:
 #: no cell takes longer than its whole chapter, and a loaded machine runs two to three times
@@ -251,7 +253,8 @@ def _cleared(code: str) -> str:
     for line in code.split("\n"):
         if BEGIN in line:
             inside = True
-            out.append(line[: len(line) - len(line.lstrip())] + CODE_STUB)
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [indent + stub for stub in CODE_STUB.split("\n")]
         elif END in line:
             inside = False
         elif not inside:
@@ -332,8 +335,7 @@ def course_notebook(notebook: dict, course=".", exercises_only: bool = False) ->
                     compile(_python(_cleared(source(cell))), "<cell>", "exec")
                 except SyntaxError as error:
                     raise ValueError(f"exercise {label}: with its regions replaced by "
-                                     f"{CODE_STUB!r} the answer cell does not parse ({error}); "
-                                     "keep a docstring or a statement outside the markers."
+                                     f"{CODE_STUB!r} the answer cell does not parse ({error})."
                                      ) from None
             elif (cell.get("cell_type") == "code" and SOLUTION_TAG not in _tags(cell)
                   and check_ids(source(cell))):
@@ -437,8 +439,8 @@ c.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
 c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
 c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
-# A region becomes a comment: the answer cells keep `name = ...` (top level) or a docstring
-# (functions) outside the markers, so the release runs from top to bottom.
+# A region becomes a comment and `pass`, and a top-level answer keeps a `name = ...` line
+# outside the markers, so the release runs from top to bottom.
 c.ClearSolutions.code_stub = {{"python": {code_stub!r}}}
 c.ClearSolutions.text_stub = {text_stub!r}
 
@@ -483,7 +485,7 @@ def write_course(out, root=".", toc="_toc.yml", chapters=None, exercises_only=Fa
     Returns
     -------
     list of str
-        The assignment names (notebook stems).
+        The assignment names (notebook stems); a chapter without exercises has none.
     """
     root, out = Path(root), Path(out).resolve()
     paths = toc_notebooks(root, toc)
@@ -507,6 +509,8 @@ def write_course(out, root=".", toc="_toc.yml", chapters=None, exercises_only=Fa
         code_stub=CODE_STUB, text_stub=TEXT_STUB, timeout=timeout, reason=reason))
     names, rubric_pages = [], []
     for path in paths:
+        if not _exercise_blocks(_read(path)["cells"]):
+            continue  # a chapter without exercises has nothing to grade
         notebook, rubrics = course_notebook(_read(path), out, exercises_only)
         name = path.stem
         (out / "source" / name).mkdir(parents=True)

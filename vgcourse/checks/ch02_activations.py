@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ._registry import Wrong, as_number, register
+from ._registry import Wrong, as_number, matches, register, unseal
 
 # SELU's constants (Klambauer et al. 2017), as in vgcourse.activations.
 _LAMBDA, _ALPHA = 1.0507009873554805, 1.6732632423543772
@@ -17,24 +17,35 @@ def _phi(x: float) -> float:
     return 0.5 * (1 + math.erf(x / math.sqrt(2)))
 
 
+# The reference answer as a fingerprint, and the explanation sealed with it (_registry.py).
+_SELU_STEEP = "b2744b49e8bdfda87e2c4cb72e6b4489"
+_SELU_STEEP_WHY = (
+    "ca1a15920c1f6420e0683f25f32e23229c24a461603eac21278352805ac20f0e91a0828185ba94bce7d5d54be4df"
+    "e7d61274113de7739a7a0bc4df87d558a19b1142cd977170acc6b5de850d7f8886a395a557e335b9508ee7dc937b"
+    "901d6ed8c5369123c5620ad4af526f55aafcaca7a2547163aaa40dcd"
+)
+
+
 @register("02-selu-steep")
 def _selu_steep(answer) -> str:
-    """The share of N(0, 1) pre-activations where SELU's slope exceeds 1: Φ(ln λα)."""
+    """The share of N(0, 1) pre-activations where SELU's slope exceeds 1 (within 1 %)."""
     value = as_number(answer, "a number (a fraction between 0 and 1)")
-    edge = math.log(_LAMBDA * _ALPHA)  # λα e^u > 1  ⇔  u > −ln(λα)
-    target = _phi(edge)
-    if abs(value - target) < 0.01:
-        return (f"{target:.4f}: every positive u (slope λ ≈ 1.05) and the negative u above "
-                f"−ln(λα) ≈ −{edge:.3f}, where λα e^u is still above 1.")
+
+    def near(x: float) -> bool:
+        return matches("02-selu-steep", x, _SELU_STEEP, rel=0.01) is not None
+
+    key = matches("02-selu-steep", value, _SELU_STEEP, rel=0.01)
+    if key:
+        return f"{value:.4f}: {unseal('02-selu-steep', key, _SELU_STEEP_WHY)}"
     if not 0 <= value <= 1:
         raise Wrong("a fraction of the pre-activations lies between 0 and 1.")
     if abs(value - 0.5) < 0.01:
         raise Wrong("the positive side counts (its slope λ is above 1), but so does part of the "
                     "negative side: λα e^u is above 1 just left of 0.")
-    if abs(value - (1 - target)) < 0.01:
+    if near(1 - value):
         raise Wrong("that is the share where the slope is *below* one; you want the other side "
                     "of the edge.")
-    if abs(value - (target - 0.5)) < 0.01:
+    if near(value + 0.5):
         raise Wrong("that is only the steep sliver left of 0; add the positive side, where "
                     "φ'(u) = λ > 1 too.")
     if abs(value - _phi(math.log(_ALPHA))) < 0.01:

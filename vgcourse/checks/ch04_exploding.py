@@ -6,23 +6,31 @@ import math
 
 import torch
 
-from ._registry import Wrong, as_number, register
+from ._registry import Wrong, as_number, matches, register, unseal
+
+# The reference answers as fingerprints, and an explanation sealed with one (_registry.py).
+_COSINE = "b1c07a0abd1ddc8306667db1f42b16f4"
+_COSINE_WHY = (
+    "819e66544e4e7d72a8f82a81f9d3ad6fba68e8b772eceefd1c3d9d194095672edb61918e8149837b6eca0d0d9940"
+    "53f6c1498d1f080550a0bcf7aa259256e1e7281cae75d54ea977ae53b38177892ed32a70c68bf9b79afa151b51bd"
+    "170e40524ec2c444bf72a6c0924ea7"
+)
+_EXPONENT = "6fcdb65736273aa26ba92a5059860f58"
 
 
 @register("04-value-clip-cosine")
 def _value_clip_cosine(answer) -> str:
-    """Cosine between g = (30, 40) and its clip by value at τ = 1, that is (1, 1)."""
+    """Cosine between g = (30, 40) and its clip by value at τ = 1 (within 0.01 %)."""
     value = as_number(answer)
-    target = 7 / (5 * math.sqrt(2))
-    if math.isclose(value, target, rel_tol=1e-4):
-        return (f"{value:.4f}: the clipped gradient is (1, 1), about 8° away from (30, 40); "
-                "norm clipping would have kept the angle at 0.")
+    key = matches("04-value-clip-cosine", value, _COSINE, rel=1e-4)
+    if key:
+        return f"{value:.4f}: {unseal('04-value-clip-cosine', key, _COSINE_WHY)}"
     if math.isclose(value, 1.0, rel_tol=1e-6):
         raise Wrong("a cosine of 1 means the direction is kept; that is true of norm clipping. "
                     "Clip each entry of (30, 40) to [-1, 1] and look again.")
-    if math.isclose(value, math.degrees(math.acos(target)), rel_tol=1e-3) or math.isclose(
-            value, math.acos(target), rel_tol=1e-3):
-        raise Wrong("that is the angle; the exercise asks for its cosine.")
+    for cosine in (math.cos(math.radians(value)), math.cos(value)):
+        if matches("04-value-clip-cosine", cosine, _COSINE, rel=1e-4):
+            raise Wrong("that is the angle; the exercise asks for its cosine.")
     if math.isclose(value, math.sqrt(2), rel_tol=1e-4) or math.isclose(value, 50.0, rel_tol=1e-4):
         raise Wrong("that is a norm, not a cosine; divide the dot product by both norms.")
     if math.isclose(value, 70.0, rel_tol=1e-4):
@@ -72,15 +80,15 @@ def _loss_scale_exponent(answer) -> str:
     def survives(e: int) -> bool:
         return bool(torch.tensor(1e-9 * 2.0**e, dtype=torch.float64).to(torch.float16) != 0)
 
-    target = next(e for e in range(64) if survives(e))
-    if k == target:
+    if matches("04-loss-scale-exponent", k, _EXPONENT):
         return (f"k = {k}: 1e-9 · 2^{k} = {1e-9 * 2.0**k:.2e} is just above half the smallest "
                 "float16 subnormal (2^-25 ≈ 2.98e-8), so it rounds up to 2^-24 instead of 0.")
-    if 2.0**target == value:
+    if value > 0 and math.log2(value).is_integer() and \
+            matches("04-loss-scale-exponent", int(math.log2(value)), _EXPONENT):
         raise Wrong("that is the scale S = 2^k; give the exponent k.")
-    if k > target:
+    if k >= 64 or survives(k):
         raise Wrong(f"2^{k} works, but a smaller exponent does too; find the smallest.")
-    if k == target - 1:
+    if matches("04-loss-scale-exponent", k + 1, _EXPONENT):
         raise Wrong("close: at that scale the value is just below half the smallest subnormal "
                     "and rounds to 0. Half of the smallest subnormal is the threshold, not the "
                     "smallest normal number.")

@@ -9,41 +9,51 @@ import torch
 from torch import nn
 
 from ..theory import latching_contraction, latching_fixed_point
-from ._registry import Wrong, as_number, close, register
+from ._registry import Wrong, as_number, close, matches, register, unseal
 
 _close = partial(close, rel=1e-3)  # the answers here are read off figures or rounded
 
 
+# The reference answer as a fingerprint, and the explanation sealed with it (_registry.py).
+_BIAS = "db34e195e3332a8dd1694a4c0dd14a50"
+_BIAS_WHY = (
+    "5271bfb0b53da799132f9c60cf6c3bf18d26fdc23970b224538d00af3adac1549b2f639193b41c93cdeddae080e6"
+    "0c03e6f42de06538eba555a84d96d81948b761aafa07324f43e297d8514980b2221fc9db3b"
+)
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p)) if 0 < p < 1 else math.nan
+
+
 @register("07-forget-bias")
 def _forget_bias(answer) -> str:
-    """The forget bias b with σ(b)^100 = 1/2: an LSTM with W_hh = 0 and zero input keeps half of
-    ∂c/∂c over 100 steps. b = logit(2^(−1/100))."""
+    """The forget bias b with which an LSTM with W_hh = 0 and zero input keeps half of ∂c/∂c
+    over 100 steps (within 0.01 %)."""
     value = as_number(answer)
-    gate = 0.5 ** (1 / 100)
-    target = math.log(gate / (1 - gate))
 
     def near(x):
-        return close(value, x, rel=1e-4)
+        return math.isfinite(x) and matches("07-forget-bias", x, _BIAS, rel=1e-4) is not None
 
-    if near(target):
-        return (f"b = {value:.3f}: every forget gate is σ(b) = 2^(−1/100), and their product "
-                "over 100 steps is 1/2.")
-    if near(gate):
+    key = matches("07-forget-bias", value, _BIAS, rel=1e-4)
+    if key:
+        return f"b = {value:.3f}: {unseal('07-forget-bias', key, _BIAS_WHY)}"
+    if near(_logit(value)):
         raise Wrong("that is the forget gate's value σ(b); the question asks for the bias b, "
                     "so invert the sigmoid.")
-    if near(0.0):
+    if close(value, 0.0, rel=1e-4):
         raise Wrong("σ(0) = 1/2 halves the gradient in one step; the half must last 100 steps.")
-    if near(-math.log(1 - gate)) or near(math.log(1 - gate)):
+    if value != 0 and near(_logit(1 - math.exp(-abs(value)))):  # ±ln(1 − σ(b))
         raise Wrong("the inverse of the sigmoid is ln(s / (1 − s)): both terms count.")
     approximate = 1 - math.log(2) / 100
-    if near(math.log(approximate / (1 - approximate))):
+    if close(value, math.log(approximate / (1 - approximate)), rel=1e-4):
         raise Wrong("close, but 1 − ln 2/100 only approximates 2^(−1/100); use the exact "
                     "hundredth root.")
-    for steps in (99, 101):
-        g = 0.5 ** (1 / steps)
-        if near(math.log(g / (1 - g))):
+    gate = 1 / (1 + math.exp(-value)) if abs(value) < 700 else math.nan
+    for steps in (99, 101):  # solved for the wrong number of steps
+        if near(_logit(gate ** (steps / 100))):
             raise Wrong("count the factors again: one forget gate per step, 100 in all.")
-    if near(math.log(2) / 100) or near(100 * math.log(2)):
+    if close(value, math.log(2) / 100, rel=1e-4) or close(value, 100 * math.log(2), rel=1e-4):
         raise Wrong("the product of 100 equal gates is σ(b)^100: solve σ(b)^100 = 1/2 for σ(b) "
                     "first, then invert the sigmoid.")
     raise Wrong("not yet; with W_hh = 0 and x = 0 every forget gate is σ(b): solve "

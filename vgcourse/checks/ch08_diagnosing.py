@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._registry import Wrong, as_number, register
+from ._registry import Wrong, as_number, matches, register, unseal
 
 DIAGNOSES = ("vanishing", "exploding", "dead units", "saturated", "healthy")
 _SYNONYMS = {
@@ -13,19 +13,55 @@ _SYNONYMS = {
     "nothing wrong": "healthy", "ok": "healthy",
 }
 
-# what to look at again, per true diagnosis; never the answer itself
-_HINTS = {
-    "vanishing": "Compare the gradient norms of the first and last layers: how many decades "
-                 "apart are they, and does any activation sit at a bound?",
-    "exploding": "Look at the first steps: the size of each layer's gradient, which way it "
-                 "grows across the layers, and how large the first updates are.",
-    "dead units": "Look at the after-training panel: what fraction of units pass anything at "
-                  "all? A gradient that is exactly 0 is not the same as a small one.",
-    "saturated": "Look at the after-training panel: where do the activations sit, and what is "
-                 "the slope of the activation there?",
-    "healthy": "Look at the loss first: where does it end? Small updates late in training can "
-               "mean there is nothing left to learn.",
+# What to look at again; a hint names evidence, never the diagnosis.
+_LOOK = {
+    "depth": "Compare the gradient norms of the first and last layers: how many decades "
+             "apart are they, and does any activation sit at a bound?",
+    "first steps": "Look at the first steps: the size of each layer's gradient, which way it "
+                   "grows across the layers, and how large the first updates are.",
+    "zeros": "Look at the after-training panel: what fraction of units pass anything at "
+             "all? A gradient that is exactly 0 is not the same as a small one.",
+    "last steps": "Look at the last steps of the loss and at the gradient norms just before "
+                  "the run stopped.",
+    "loss": "Look at the loss first: where does it end? Small updates late in training can "
+            "mean there is nothing left to learn.",
 }
+
+# Each run's diagnosis as a fingerprint, and its explanation sealed with it (_registry.py).
+_RUN_A = "4571ce6d8e1a0b4e8aedb449ee27689f"
+_RUN_A_WHY = (
+    "2d98efaaf00ca3643641191a87b67fce6ed6e24c623d7d441a935c3230cc07ef31722f2fdecc24bfb79ebbfb1136"
+    "23a5047a322efcec7b058a45097ed363bd7ba3efc9edf0e989f6e21bacdbc75a3a1bcd217e47f5eee21ba6ad7720"
+    "f81922c29d525ea64d13e08a68f38625b175f2ebd1dc4abec3dc6af7ff53288817012cf8fdbfd71a82308bf71a"
+)
+_RUN_B = "a60ae82ce624c230727d93ad54ebd26f"
+_RUN_B_WHY = (
+    "04dbb8be0b019a07754b80103524bd6d86e89b9aec4d948851d77087fdcf84a707ab593506a9cfb636531bb64c2e"
+    "1dfd1fba4f04b88004a91a3b3a631eeeab9d1d40ca351fa4e667691fa2c77cc5ed17ae58686abd9cdb9804a75074"
+    "b9517c2cbda455523ec286189024be1f9018bcaca65f768f4be5511f"
+)
+_RUN_C = "6dd1fa1225aecce7393f4f17779300c4"
+_RUN_C_WHY = (
+    "338d92b6b476eade6099c5ab3105812335e52f664ccbacbdc983c27044fec3119adf2b1c17bc627ad542a3290374"
+    "f176f79222416bd9dc30a323df35b8c2242badf6981b25d3972805c7ab38ce6cd2f19cd96ac75df129d4803312dc"
+    "c07e4fc1d090226f4ad5dcdec45a0427d44f4d534f8dcc9e074df9893b0d21ce26419e3e010ef980894d6f55"
+)
+_RUN_D = "26856b7bc520e5e3579f0283d7a0d939"
+_RUN_D_WHY = (
+    "5ce65a61bdd16887df78ec633c2bc144cf7f7e38aea735d8adfa6b5575740af8cd204ba909366a037af151b593e0"
+    "650f0cf04efc6f7b8563530144f9ed0e2ba1923b3f2c52394368bcd961073f6c5e6d6701f3438635ccc7dfd22bf5"
+    "90c1fc82c01459ec60b17189ea9c40f50cc2156e558aab510c4e18d8127884e05eb6c0f9349e2a17414e7d33fe59"
+    "d6aeaaa3845837732ff3e542e2798a48e66d080824f9ef720f52ccf4fcbbc0f08cec8ac53ccf4b1c283c54d7f89f"
+    "29ee51334d9c3dff4b4e7d05208e2d0283ec5b8e3793e8a63b7f1a03a00a334b38652415aef070c44d82a4b90111"
+    "1fab52a309e8ae32a58550cd3b9038685eaacc8cf6c41aa44d267fc2e27ac3b95406925592a2da525f7121432b9e"
+    "167b80d52ed8f225"
+)
+_RUN_E = "8c4abbf766579cf5686a54b2afdd2406"
+_RUN_E_WHY = (
+    "6769844c7669c9e2d62efa737e6a4f3571a40d1720f817344ac9ee2fa4565b0b4d5d8bdd3d3401777bb0438e2a3a"
+    "b03246cf7a3cd54e704f13413d7968635b50b0f293ec744895f52a48b83b7fb084b81bcaeb57c157203d5d835ed6"
+    "c2e94e02f3451c104ec3b67b"
+)
 
 
 def _normalise(answer) -> str:
@@ -39,43 +75,32 @@ def _normalise(answer) -> str:
     return text
 
 
-def _mystery(truth: str, explanation: str, hint: str | None = None,
+def _mystery(exercise: str, truth: str, explanation: str, hint: str,
              hints: dict | None = None):
-    """A checker for a run whose diagnosis is ``truth``. ``hint`` replaces the general hint of
-    that diagnosis for this run; ``hints`` gives a more specific pointer for particular wrong
-    answers (a near miss)."""
+    """A checker for a run whose diagnosis has the fingerprint ``truth``; ``explanation`` is
+    sealed with it. ``hint`` is shown for a wrong diagnosis; ``hints`` gives a more specific
+    pointer for particular wrong answers (a near miss)."""
     def checker(answer) -> str:
         given = _normalise(answer)
-        if given != truth:
-            raise Wrong((hints or {}).get(given, hint or _HINTS[truth]))
-        return explanation
+        key = matches(exercise, given, truth)
+        if key is None:
+            raise Wrong((hints or {}).get(given, hint))
+        return unseal(exercise, key, explanation)
     return checker
 
 
-register("08-mystery-a")(_mystery(
-    "vanishing", "the first layers' gradients are many decades below the last layer's, so "
-                 "their update-to-data ratios are far under 1e-3: they never learn."))
-register("08-mystery-b")(_mystery(
-    "exploding", "gradient norms climb by orders of magnitude and the loss hits inf: the "
-                 "learning rate is too large for this ReLU network.",
-    hint="Look at the last steps of the loss and at the gradient norms just before the run "
-         "stopped."))
+register("08-mystery-a")(_mystery("08-mystery-a", _RUN_A, _RUN_A_WHY, _LOOK["depth"]))
+register("08-mystery-b")(_mystery("08-mystery-b", _RUN_B, _RUN_B_WHY, _LOOK["last steps"]))
 register("08-mystery-c")(_mystery(
-    "healthy", "the loss falls to almost zero and every layer's gradient moves with the others; "
-               "the tiny late updates only mean that the task is learnt.",
+    "08-mystery-c", _RUN_C, _RUN_C_WHY, _LOOK["loss"],
     hints={"vanishing": "The late update-to-data ratios are small for every layer at once, the "
                         "read-out too. Where does the loss end?"}))
 register("08-mystery-d")(_mystery(
-    "exploding", "at the start the gradient grows about twofold per layer toward the input "
-                 "(tanh with weights of standard deviation 1 at width 64 is in the chaotic "
-                 "phase) and the first updates are as large as the weights; they drive the "
-                 "units deep into saturation, which is what you see after training.",
+    "08-mystery-d", _RUN_D, _RUN_D_WHY, _LOOK["first steps"],
     hints={"saturated": "The units do end up saturated, but is that where the run started? "
                         "Look at the first steps: the gradient of each layer, and which way it "
                         "grows across the layers."}))
-register("08-mystery-e")(_mystery(
-    "dead units", "most ReLUs output 0 for every example, so their weights get exactly zero "
-                  "gradient and can never recover."))
+register("08-mystery-e")(_mystery("08-mystery-e", _RUN_E, _RUN_E_WHY, _LOOK["zeros"]))
 
 
 @register("08-update-to-data")
