@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import copy
 import math
+from numbers import Real
 
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_int, check_positive, check_seed
+from ._validation import check_choice, check_dtype, check_int, check_positive, check_seed
 from .activations import ACTIVATIONS, Activation, get_activation
 
 __all__ = [
@@ -41,6 +42,15 @@ __all__ = [
     "parametric_activation",
     "rezero",
 ]
+
+
+def _check_finite(name: str, value, limit: float = 1e30) -> float:
+    """Raise ``ValueError`` unless ``value`` is a real number of size at most ``limit`` (so it
+    fits a float32 parameter and its square a float64); return it as a float."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not abs(value) <= limit:
+        raise ValueError(f"{name}={value!r} is not allowed; expected a finite number between "
+                         f"{-limit:g} and {limit:g}.")
+    return float(value)
 
 
 # -- highway networks ---------------------------------------------------------------------------
@@ -94,10 +104,10 @@ class HighwayMLP(nn.Module):
         super().__init__()
         check_int("depth", depth)
         check_int("width", width)
-        check_positive("gate_std", gate_std, allow_zero=True)
+        check_positive("gate_std", gate_std, allow_zero=True, maximum=1e100)
         check_seed("seed", seed)
-        if not math.isfinite(gate_bias):
-            raise ValueError(f"gate_bias={gate_bias!r} is not allowed; expected a finite number.")
+        check_dtype("dtype", dtype)
+        gate_bias = _check_finite("gate_bias", gate_bias)
         act = get_activation(activation)
         generator = torch.Generator().manual_seed(seed)
         self.layers = nn.ModuleList(HighwayLayer(width, act) for _ in range(depth))
@@ -136,16 +146,25 @@ def depth_gradient_norms(layers, x: torch.Tensor, seed: int = 0) -> list[float]:
         Root-mean-square over the batch of the gradient's norm at each x_l, l = 0..L; the
         last entry is 1 (the unit vector v itself).
     """
-    if not isinstance(x, torch.Tensor) or x.dim() != 2:
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or not x.is_floating_point():
         raise ValueError(f"x with shape {getattr(x, 'shape', None)} is not allowed; expected a "
-                         "tensor of shape (batch, width).")
+                         "floating-point tensor of shape (batch, width).")
     check_seed("seed", seed)
-    layers = list(layers)
-    if not layers:
-        raise ValueError("layers=[] is not allowed; expected at least one module.")
+    try:
+        layers = list(layers)
+    except TypeError:
+        raise ValueError(f"layers={layers!r} is not allowed; expected an iterable of "
+                         "modules.") from None
+    if not layers or not all(isinstance(m, nn.Module) for m in layers):
+        raise ValueError(f"layers={layers!r} is not allowed; expected at least one module, "
+                         "and modules only.")
     states = [x.detach().clone().requires_grad_()]
-    for layer in layers:
-        states.append(layer(states[-1]))
+    try:
+        for layer in layers:
+            states.append(layer(states[-1]))
+    except RuntimeError as error:
+        raise ValueError(f"x with shape {tuple(x.shape)} and dtype {x.dtype} is not allowed "
+                         f"for these layers: {str(error).splitlines()[0]}") from None
     v = torch.randn(x.shape[1], generator=torch.Generator().manual_seed(seed),
                     dtype=torch.float64).to(x.dtype)
     v = v / v.norm()
@@ -283,6 +302,15 @@ def input_gradient_by_distance(model: nn.Module, inputs: torch.Tensor,
         expected = "(batch, T) of ids" if language else "(batch, T, input_size)"
         raise ValueError(f"inputs with shape {getattr(inputs, 'shape', None)} is not allowed; "
                          f"expected a tensor of shape {expected}.")
+    if language:
+        vocab = model.embed.num_embeddings
+        if inputs.is_floating_point() or inputs.is_complex() or inputs.numel() == 0 or \
+                int(inputs.min()) < 0 or int(inputs.max()) >= vocab:
+            raise ValueError(f"inputs of dtype {inputs.dtype} is not allowed; expected "
+                             f"character ids, integers from 0 to {vocab - 1}.")
+    elif not inputs.is_floating_point() or inputs.numel() == 0:
+        raise ValueError(f"inputs of dtype {inputs.dtype} is not allowed; expected a "
+                         "non-empty floating-point tensor.")
     work = _float64_copy(model)
     with torch.no_grad():
         if isinstance(work, CausalTransformer):
@@ -320,6 +348,9 @@ def _float64_copy(model: nn.Module) -> nn.Module:
 def _blocks(model: nn.Module) -> list:
     from .models import ResidualBlock
 
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model={type(model).__name__} is not allowed; expected a residual "
+                         "network built by vgcourse.mlp(..., residual=True).")
     blocks = [m for m in model.modules() if isinstance(m, ResidualBlock)]
     if not blocks:
         raise ValueError(f"model={type(model).__name__} is not allowed; expected a residual "
@@ -407,6 +438,9 @@ class DiagonalLinearRNN(nn.Module):
                             ("output_size", output_size), ("encoder_size", encoder_size)]:
             check_int(name, value)
         check_seed("seed", seed)
+        _check_finite("r_min", r_min)
+        _check_finite("r_max", r_max)
+        check_dtype("dtype", dtype)
         if not 0 < r_min <= r_max < 1:
             raise ValueError(f"r_min={r_min!r}, r_max={r_max!r} is not allowed; expected "
                              "0 < r_min <= r_max < 1.")
@@ -453,6 +487,7 @@ def orthogonal_rnn(input_size: int = 2, hidden_size: int = 32, output_size: int 
     """
     from .recurrent import sequence_model
 
+    check_int("hidden_size", hidden_size)
     model = sequence_model("rnn", input_size=input_size, hidden_size=hidden_size,
                            output_size=output_size, spectral_radius=1.0, seed=seed, dtype=dtype)
     nn.utils.parametrizations.orthogonal(model.recurrent, "weight_hh_l0")
@@ -480,9 +515,7 @@ def parametric_activation(name: str, value: float) -> Activation:
         a (any finite number) or β (≥ 0).
     """
     check_choice("name", name, PARAMETRIC)
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"value={value!r} is not allowed; expected a finite number.")
-    value = float(value)
+    value = _check_finite("value", value)
     if name == "prelu":
         def slopes(x):
             return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, value))
@@ -546,11 +579,14 @@ def learn_activation(model: nn.Module, name: str, value: float | None = None) ->
     from .models import HiddenLayer
 
     check_choice("name", name, PARAMETRIC)
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model={type(model).__name__} is not allowed; expected a plain MLP "
+                         "built by vgcourse.mlp.")
     layers = [m for m in model.modules() if isinstance(m, HiddenLayer)]
     if not layers:
         raise ValueError(f"model={type(model).__name__} is not allowed; expected a plain MLP "
                          "built by vgcourse.mlp.")
-    start = (0.25 if name == "prelu" else 1.0) if value is None else float(value)
+    start = (0.25 if name == "prelu" else 1.0) if value is None else _check_finite("value", value)
     weight = layers[0].linear.weight
     for layer in layers:
         module = nn.PReLU(init=start) if name == "prelu" else LearnedSwish(start)
@@ -563,6 +599,9 @@ def activation_parameters(model: nn.Module) -> list[float]:
     """The current a (PReLU) or β (swish) of every hidden layer, from the input up."""
     from .models import HiddenLayer
 
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model={type(model).__name__} is not allowed; expected an MLP "
+                         "changed by learn_activation.")
     out = []
     for layer in (m for m in model.modules() if isinstance(m, HiddenLayer)):
         act = layer.activation
