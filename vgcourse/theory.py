@@ -1022,59 +1022,6 @@ def highway_gradient_decay(gate_bias: float, depth: int, chi_transform: float = 
     >>> highway_gradient_decay(0.0, 2)  # t = 1/2: each layer keeps (1/4 + 1/4) of ‖g‖²
     [0.5000000000000001, 0.7071067811865476, 1.0]
     """
-    if not math.isfinite(gate_bias):
-        raise ValueError(f"gate_bias={gate_bias!r} is not allowed; expected a finite number.")
-    check_int("depth", depth)
-    check_positive("chi_transform", chi_transform, allow_zero=True, maximum=_LARGEST_SCALE)
-    t = 1 / (1 + math.exp(-gate_bias)) if gate_bias > -700 else 0.0
-    factor = math.sqrt((1 - t) ** 2 + t**2 * chi_transform)
-    return [factor ** (depth - layer) for layer in range(depth + 1)]
-
-
-def eigenvalue_for_horizon(horizon: int, keep: float = 0.1) -> float:
-    """The smallest eigenvalue λ with λ^T ≥ ``keep`` over T = ``horizon`` steps: keep^(1/T).
-
-    In a diagonal linear recurrence h_t = λ ⊙ h_{t−1} + u_t the gradient ∂h_T/∂h_t is exactly
-    λ^(T−t) (chapter 7's ρ^T law with nothing else in the product), so a unit that must carry
-    a fraction ``keep`` of its gradient across ``horizon`` steps needs λ ≥ keep^(1/T) ≈
-    1 − ln(1/keep)/T: eigenvalues within about 1/T of the unit circle (Orvieto et al. 2023).
-
-    Examples
-    --------
-    >>> round(eigenvalue_for_horizon(100, keep=0.5) ** 100, 12)
-    0.5
-    """
-    check_int("horizon", horizon)
-    if not 0 < keep < 1:
-        raise ValueError(f"keep={keep!r} is not allowed; expected 0 < keep < 1.")
-    return keep ** (1 / horizon)
-
-
-# -- architectures after the classic fixes (chapter 11) ------------------------------------------
-def highway_gradient_decay(gate_bias: float, depth: int, chi_transform: float = 1.0) -> list[float]:
-    """Predicted ‖∂(v·x_L)/∂x_l‖ for l = 0..L in a highway network, relative to l = L.
-
-    A highway layer computes x ← t ⊙ φ(W_H x) + (1 − t) ⊙ x (Srivastava et al. 2015). With
-    gate weights at zero every gate is t = σ(b_T), and the layer's Jacobian is
-    (1 − t)·I + t·diag(φ') W_H. Its two terms are uncorrelated for random W_H, so each layer
-    multiplies E‖gradient‖² by (1 − t)² + t²·χ, with χ = σ_w² E[φ'²] the transform's own
-    factor (1 for ReLU with He weights). The carry gate 1 − t plays the part of the LSTM's
-    forget gate (chapter 7), and t → 0 leaves the gradient untouched at any depth.
-
-    Parameters
-    ----------
-    gate_bias : float
-        b_T, finite.
-    depth : int
-        Number of layers L >= 1.
-    chi_transform : float, default 1.0
-        χ of the transform, >= 0 (see :func:`chi`).
-
-    Examples
-    --------
-    >>> highway_gradient_decay(0.0, 2)  # t = 1/2: each layer keeps (1/4 + 1/4) of ‖g‖²
-    [0.5000000000000001, 0.7071067811865476, 1.0]
-    """
     if isinstance(gate_bias, bool) or not isinstance(gate_bias, (int, float)) \
             or not math.isfinite(gate_bias):
         raise ValueError(f"gate_bias={gate_bias!r} is not allowed; expected a finite number.")
