@@ -257,3 +257,52 @@ print(total)
     warned = "".join(m["content"]["text"] for m in messages
                      if m["msg_type"] == "stream" and m["content"]["name"] == "stderr")
     assert "IProgress not found" not in warned
+
+
+def decades(top, style="solid"):
+    """A log-scale figure whose tick labels widen with ``top`` (10^0 ... 10^-top)."""
+    fig, ax = plt.subplots(figsize=(4, 3), layout="constrained")
+    ax.semilogy([1, 2], [1.0, 10.0 ** -top], linestyle=style)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("gradient norm")
+    return fig
+
+
+def test_one_layout_fits_every_frame_of_a_sweep():
+    """Frames share one set of axes positions, found from every frame's labels: a later frame
+    with wider tick labels than the first shrinks the axes for all, and none is cut."""
+    from vgcourse.exploring import _fits, _Layout, _positions
+
+    figures = [decades(top) for top in (1, 300, 5)]
+    layout = _Layout()
+    try:
+        for fig in figures:
+            layout.fit(fig, final=False)
+        for fig in figures:
+            layout.settle(fig)
+        boxes = [[b.bounds for b in _positions(fig)] for fig in figures]
+        assert boxes[0] == boxes[1] == boxes[2]
+        assert all(_fits(fig) for fig in figures)
+        # the first frame alone needs less room on the left than the widest labels
+        alone = decades(1)
+        _Layout().fit(alone)
+        assert _positions(alone)[0].x0 < boxes[0][0][0]
+        plt.close(alone)
+    finally:
+        for fig in figures:
+            plt.close(fig)
+
+
+def test_live_frames_reuse_the_layout_and_revisits_come_from_the_cache():
+    calls = []
+
+    def traced(top):
+        calls.append(top)
+        return decades(top)
+
+    panel = vgcourse.explore(traced, top=[1, 2, 300])
+    first = panel.render(top=1)
+    panel.render(top=2)
+    wide = panel.render(top=300)  # wider labels: laid out again, not cut
+    assert panel.render(top=1) == first and calls == [1, 2, 300]
+    assert wide.startswith(b"\x89PNG") and wide != first

@@ -222,10 +222,11 @@ class Explorer:
         try:
             for setting in progress(settings, desc="computing sweep", leave=False):
                 figures.append(self.figure(**setting))
-            layout.include_all(figures)
+            for fig in figures:
+                layout.fit(fig, final=False)
             out = {}
             for setting, fig in zip(settings, figures):
-                layout.apply(fig)
+                layout.settle(fig)
                 out[self._key(setting)] = self._finish(fig, setting)
             return out
         finally:
@@ -291,62 +292,90 @@ def _widget_bundle(widget, include=None, exclude=None) -> dict:
 
 
 class _Layout:
-    """Axes positions shared by frames of one figure structure, in place of a layout per frame.
+    """Axes positions shared by the frames of one panel, in place of a layout per frame.
 
     A constrained layout (what :func:`vgcourse.plots.new_axes` sets up) measures every label
     and solves for the axes positions on every draw: more time than the drawing itself. Frames
-    of one panel have the same axes, so positions found for one frame serve the next whenever
-    its labels fit them: every axes' decorations inside the figure and clear of the other axes
-    and of the figure's legends and titles. A frame whose labels do not fit is laid out afresh.
+    of one panel have the same axes, so the positions found so far serve a new frame when its
+    labels fit them: every axes' decorations inside the figure and clear of the other axes and
+    of the figure's legends and titles. Labels already seen to fit (the same tick labels, axis
+    labels, legend entries and title heights) are not measured again. A frame whose labels do
+    not fit is laid out on its own, and every axes then keeps the intersection of its box in
+    both layouts: decorations that fitted around the larger box still fit around the smaller
+    one, so the positions keep fitting every frame seen before, and no frame's labels are cut.
     Figures without a constrained layout keep their own positions.
     """
 
     def __init__(self):
         self.positions: dict = {}  # structure of a figure -> one Bbox per axes
+        self.verified: dict = {}  # structure -> signatures of labels known to fit
 
-    def fit(self, fig: Figure) -> None:
-        """Lay out ``fig`` (live mode): the stored positions when its labels fit them."""
+    def fit(self, fig: Figure, final: bool = True) -> None:
+        """Lay out ``fig``: the stored positions when its labels fit them, or else the
+        intersection of those with its own layout (which becomes the stored positions).
+        ``final``: the figure is drawn next, without a layout engine."""
         engine = _prepare(fig)
         if engine is None:
             return
         key = _structure(fig)
         stored = self.positions.get(key)
+        verified = self.verified.setdefault(key, set())
         if stored is not None:
             _set_positions(fig, stored)
-            if _fits(fig):
-                fig.set_layout_engine("none")
+            signature = _signature(fig)
+            if signature in verified or _fits(fig):
+                verified.add(signature)
+                if final:
+                    fig.set_layout_engine("none")
                 return
         engine.execute(fig)
-        self.positions[key] = _positions(fig)
+        own = _positions(fig)
+        merged = own if stored is None else [_intersection(a, b) for a, b in zip(stored, own)]
+        self.positions[key] = merged
+        _set_positions(fig, merged)
+        if stored is None or _fits(fig):
+            verified.add(_signature(fig))
+        else:  # the smaller axes changed its ticks: this frame keeps a layout of its own
+            engine.execute(fig)
+        if final:
+            fig.set_layout_engine("none")
+
+    def settle(self, fig: Figure) -> None:
+        """Give ``fig`` the final positions of a sweep (after :meth:`fit` on every frame) and
+        prepare it to be drawn with them; a frame they do not fit keeps its own layout."""
+        engine = _constrained(fig)
+        if engine is None:
+            return
+        key = _structure(fig)
+        _set_positions(fig, self.positions[key])
+        signature = _signature(fig)
+        if signature in self.verified[key] or _fits(fig):
+            self.verified[key].add(signature)
+        else:
+            engine.execute(fig)
         fig.set_layout_engine("none")
 
-    def include_all(self, figures) -> None:
-        """Find positions that fit every figure (static sweep).
 
-        Each figure whose labels do not fit the positions so far is laid out on its own, and
-        every axes keeps the intersection of its box in both: decorations that fitted around
-        the larger box still fit around the smaller one, so every frame seen before fits too.
-        """
-        for fig in figures:
-            engine = _prepare(fig)
-            if engine is None:
-                continue
-            key = _structure(fig)
-            stored = self.positions.get(key)
-            if stored is not None:
-                _set_positions(fig, stored)
-                if _fits(fig):
-                    continue
-            engine.execute(fig)
-            own = _positions(fig)
-            self.positions[key] = own if stored is None else [
-                _intersection(a, b) for a, b in zip(stored, own)]
-
-    def apply(self, fig: Figure) -> None:
-        """Give ``fig`` the positions found by :meth:`include_all` and draw it with them."""
-        if _constrained(fig):
-            _set_positions(fig, self.positions[_structure(fig)])
-            fig.set_layout_engine("none")
+def _signature(fig: Figure) -> tuple:
+    """What a frame's decorations take room for: every tick label, axis label and legend
+    entry, and the height of every title (their width does not move the axes)."""
+    renderer = fig.canvas.get_renderer()
+    parts = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            parts += [tuple(t.get_text() for t in axis.get_majorticklabels()),
+                      tuple(t.get_text() for t in axis.get_minorticklabels()),
+                      axis.label.get_text() if axis.label.get_visible() else None]
+        parts.append(tuple(round(t.get_window_extent(renderer).height)
+                           for t in (ax.title, ax._left_title, ax._right_title) if t.get_text()))
+        legend = ax.get_legend()
+        parts.append(None if legend is None else tuple(t.get_text() for t in legend.texts))
+    for legend in fig.legends:
+        parts.append(tuple(t.get_text() for t in legend.texts))
+    for name in ("_suptitle", "_supxlabel", "_supylabel"):
+        text = getattr(fig, name, None)
+        parts.append(None if text is None else text.get_text())
+    return tuple(parts)
 
 
 def _constrained(fig: Figure):
