@@ -106,6 +106,14 @@ def _he_normal(weight, std=lambda w: math.sqrt(2 / w.shape[1])):
         weight.normal_(0.0, std(weight))
 
 
+def _conv_fans(weight):
+    """By hand: C_in and C_out times the product of the kernel's sizes."""
+    receptive = 1
+    for k in weight.shape[2:]:
+        receptive *= k
+    return weight.shape[1] * receptive, weight.shape[0] * receptive
+
+
 def _he_uniform(weight):  # any zero-mean law with variance 2/fan_in is He's variance
     bound = math.sqrt(6 / weight.shape[1])
     with torch.no_grad():
@@ -119,6 +127,8 @@ REFERENCES += [
     ("03-he-init", _he_normal),
     ("03-he-init", _he_uniform),
     ("03-he-init", lambda w: torch.nn.init.kaiming_normal_(w, nonlinearity="relu")),
+    ("03-conv-fans", _conv_fans),
+    ("03-conv-fans", torch.nn.init._calculate_fan_in_and_fan_out),
 ]
 
 WRONG += [
@@ -135,6 +145,13 @@ WRONG += [
     ("03-he-init", lambda w: _he_normal(w, lambda w: math.sqrt(1 / w.shape[1])), "LeCun"),
     ("03-he-init", lambda w: _he_normal(w, lambda w: math.sqrt(2 / sum(w.shape))), "Xavier"),
     ("03-he-init", lambda w: None, "in place"),
+    ("03-conv-fans", lambda w: _conv_fans(w)[::-1], "swapped"),
+    ("03-conv-fans", lambda w: (w.shape[1], w.shape[0]), "kernel's size"),
+    ("03-conv-fans", lambda w: (_conv_fans(w)[0], w.shape[0]), "fan_out counts"),
+    ("03-conv-fans", lambda w: (w.shape[1] * w.shape[2] * w.shape[-1] if w.dim() > 2
+                                else w.shape[1], _conv_fans(w)[1]), "three dimensions"),
+    ("03-conv-fans", lambda w: 5, "pair"),
+    ("03-conv-fans", 144, "function"),
 ]
 
 

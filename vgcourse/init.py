@@ -178,6 +178,10 @@ def fan_in_and_fan_out(weight: torch.Tensor) -> tuple[int, int]:
     return weight.shape[1] * receptive, weight.shape[0] * receptive
 
 
+class _Reached(Exception):
+    """Raised by :func:`lsuv_`'s hook once the layer being rescaled has produced its output."""
+
+
 def lsuv_(model: nn.Module, x: torch.Tensor, target: float = 1.0, tol: float = 0.01,
           max_iter: int = 10) -> list[int]:
     """Layer-sequential unit-variance initialisation (Mishkin & Matas 2016), in place.
@@ -220,6 +224,7 @@ def lsuv_(model: nn.Module, x: torch.Tensor, target: float = 1.0, tol: float = 0
 
     def keep(module, inputs, output):
         seen["out"] = output.detach()
+        raise _Reached  # the layers above do not matter yet: stop the forward pass here
 
     for layer in layers:
         hook = layer.register_forward_hook(keep)
@@ -228,7 +233,10 @@ def lsuv_(model: nn.Module, x: torch.Tensor, target: float = 1.0, tol: float = 0
             while rescalings < max_iter:
                 rescalings += 1
                 with torch.no_grad():
-                    model(x)
+                    try:
+                        model(x)
+                    except _Reached:
+                        pass
                     variance = float(seen["out"].var())
                     if abs(variance - target) <= tol or variance == 0:
                         break

@@ -105,3 +105,41 @@ def _he_init(answer) -> str:
     if close(var, (2 / fan_in) ** 2, rel=0.03):
         raise Wrong("the standard deviation is the square root of the variance.")
     raise Wrong(f"Var(W) is {var:.3g}; compare it with He's rule, Var(W) = 2/fan_in.")
+
+
+@register("03-conv-fans")
+def _conv_fans(answer) -> str:
+    """A function weight -> (fan_in, fan_out) for linear and convolution weights.
+
+    The reference is :func:`vgcourse.init.fan_in_and_fan_out`, which equals PyTorch's
+    ``torch.nn.init._calculate_fan_in_and_fan_out``: C_in·k_1⋯k_d and C_out·k_1⋯k_d.
+    """
+    from ..init import fan_in_and_fan_out
+
+    if not callable(answer):
+        raise Wrong(f"pass the function conv_fans itself, not a {type(answer).__name__}.")
+    for shape in [(7, 5), (32, 16, 3, 3), (8, 4, 5), (6, 2, 3, 4, 5), (1, 1, 1, 1)]:
+        weight = torch.empty(shape)
+        out = answer(weight)
+        try:
+            fan_in, fan_out = (int(v) for v in out)
+        except (TypeError, ValueError):
+            raise Wrong(f"return a pair (fan_in, fan_out), not {out!r}.") from None
+        expected = fan_in_and_fan_out(weight)
+        if (fan_in, fan_out) == expected:
+            continue
+        receptive = math.prod(shape[2:])
+        if (fan_out, fan_in) == expected:
+            raise Wrong("fan_in and fan_out are swapped: PyTorch's weight is (C_out, C_in, k, k), "
+                        "so the inputs are counted by the second dimension.")
+        if receptive > 1 and (fan_in, fan_out) == (shape[1], shape[0]):
+            raise Wrong("a convolution's output sums C_in channels at every position of its "
+                        "kernel: multiply the channels by the kernel's size.")
+        if receptive > 1 and fan_out == expected[1] // receptive * 1 and fan_in == expected[0]:
+            raise Wrong("fan_out counts the kernel's positions too, like fan_in.")
+        if len(shape) > 4 or len(shape) == 3:
+            raise Wrong(f"wrong for a weight of shape {shape}: the kernel may have one, two or "
+                        "three dimensions; multiply all of them.")
+        raise Wrong(f"wrong for a weight of shape {shape}: fan_in counts every input one output "
+                    "sums over.")
+    return "Right: k²·C_in inputs per output for a k × k kernel, as PyTorch counts them."
