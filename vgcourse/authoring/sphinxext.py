@@ -10,7 +10,10 @@ Add ``vgcourse.authoring.sphinxext`` to ``sphinx.extra_extensions`` in ``_config
 renders one table row per chapter notebook of the table of contents: its title with Colab
 link, estimated study time and prerequisites, its learning objectives, and its exercises with
 their self-check identifiers, all read from the notebooks by :mod:`vgcourse.authoring.syllabus`
-(nothing is typed twice). A change to a notebook rebuilds the page.
+(nothing is typed twice). A change to a notebook rebuilds the page. ``{grading-rubrics}``
+renders the rubric of every open question, drafted from the solution texts by
+:mod:`vgcourse.authoring.grading`. Every page's footer shows the package version
+(``vgcourse.__version__``), a link to the changelog and the licences.
 """
 
 from __future__ import annotations
