@@ -73,6 +73,7 @@ REFERENCES += [
     ("02-selu-steep", 0.5 * (1 + math.erf(math.log(1.0507009873554805 * 1.6732632423543772)
                                           / math.sqrt(2)))),
     ("02-selu-steep", 0.71),  # a rounded prediction is still right
+    ("02-selu-steep", torch.tensor(0.7137)),  # a 0-d tensor is a number
     ("02-dead-fraction", lambda p: float((p <= 0).all(dim=0).double().mean())),
     ("02-dead-fraction", lambda p: (torch.relu(p).amax(dim=0) == 0).double().mean()),
 ]
@@ -83,6 +84,11 @@ WRONG += [
     ("02-selu-steep", 0.214, "positive side"),
     ("02-selu-steep", 1.758, "between 0 and 1"),
     ("02-selu-steep", "most", "expected a number"),
+    ("02-selu-steep", 0.5 * (1 + math.erf(math.log(1.6732632423543772) / math.sqrt(2))),
+     "λ multiplies"),
+    ("02-selu-steep", 0.9, "standard normal"),
+    ("02-dead-fraction", lambda p: "dead", "one number"),
+    ("02-dead-fraction", lambda p: 0.5, "2×2"),
     ("02-dead-fraction", lambda p: float((p <= 0).double().mean()), "unit-examples"),
     ("02-dead-fraction", lambda p: float((p <= 0).any(dim=0).double().mean()), "just one"),
     ("02-dead-fraction", lambda p: float((p < 0).all(dim=0).double().mean()), "<= 0"),
@@ -454,7 +460,7 @@ def test_typical_wrong_answer_gets_its_hint(exercise, answer, hint):
 def test_every_registered_exercise_is_tested():
     """A chapter that registers a checker must test its reference and a mistake: in the tables
     above, or in its own chapter test module (tests/test_chNN_*.py), where the exercise id must
-    appear in at least two `check(` calls (the reference and a wrong answer)."""
+    appear in at least two `check(` calls (the reference and a wrong answer), never in both."""
     from pathlib import Path
 
     registered = set(vgcourse.exercises())
@@ -465,6 +471,10 @@ def test_every_registered_exercise_is_tested():
         for exercise in sorted(registered - rows):
             calls = chapter_tests.count(f'check("{exercise}"')
             assert calls >= 2, f"add rows for {exercise!r} to {table} (or test it in its chapter)"
+    # one place each: a checker tested in these tables is not tested again in its chapter
+    twice = sorted(e for e in tables["REFERENCES"] | tables["WRONG"]
+                   if f'check("{e}"' in chapter_tests)
+    assert not twice, f"tested here and in a chapter test module: {twice}"
 
 
 @pytest.mark.parametrize("exercise", vgcourse.exercises())

@@ -38,7 +38,7 @@ def _activation_of(layer: nn.Module) -> Activation:
 
 
 def preactivations(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    """What enters each hidden layer's activation on the batch ``x``, in a forward pass of the model.
+    """What enters each hidden layer's activation on ``x``, in a forward pass of the model.
 
     For a plain layer that is u_l = W_l h_{l-1} + b_l; for a normalised one the normalisation's
     output (``layer.pre_activation``), and residual blocks see their skip connections: the
