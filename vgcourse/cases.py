@@ -47,9 +47,9 @@ MYSTERY_SEED = 1
 MYSTERY_STEPS = 200
 
 
-def run_case(case: Case, steps: int = 300, depth: int = 12, width: int = 64, seed: int = 0,
-             show_progress: bool = True, dtype: torch.dtype = torch.float64
-             ) -> tuple[History, GradientFlow]:
+def train_case(case: Case, steps: int = 300, depth: int = 12, width: int = 64, seed: int = 0,
+               show_progress: bool = True, dtype: torch.dtype = torch.float64
+               ) -> tuple[History, GradientFlow]:
     """Train the case's model and measure it afterwards.
 
     The model is float64 by default: a starved layer's updates (relative size ~1e-12) would be
@@ -81,8 +81,8 @@ def mystery(name: str, show_progress: bool = True, seed: int = MYSTERY_SEED,
             steps: int = MYSTERY_STEPS) -> tuple[History, GradientFlow]:
     """Run mystery case ``name`` (a key of ``MYSTERIES``, "A" to "E") and return its evidence.
 
-    Returns ``(history, flow)`` as ``run_case`` does, for ``MYSTERY_STEPS`` steps at seed
+    Returns ``(history, flow)`` as ``train_case`` does, for ``MYSTERY_STEPS`` steps at seed
     ``MYSTERY_SEED`` unless ``steps`` or ``seed`` is given.
     """
     check_choice("name", name, MYSTERIES)
-    return run_case(MYSTERIES[name], steps=steps, seed=seed, show_progress=show_progress)
+    return train_case(MYSTERIES[name], steps=steps, seed=seed, show_progress=show_progress)
