@@ -110,3 +110,27 @@ def test_prelu_is_he_et_al_2015s_rectifier_with_a_learned_slope():
     out.backward()
     assert slopes[0].grad.item() == -2.0  # ∂φ(x)/∂a = min(0, x)
     assert [a.name for a in ACTIVATIONS.values() if a.learned] == ["prelu"]
+
+
+@pytest.mark.parametrize("name", sorted(vgcourse.ACTIVATIONS))
+def test_each_entry_recognises_its_own_module(name):
+    """Issue 13: the doctor and the monitor name activation modules through the registry, so a
+    new activation is one entry. A learned slope (PReLU) or the identity is not named."""
+    from vgcourse.activations import activation_for_module, is_activation_module
+
+    entry = vgcourse.ACTIVATIONS[name]
+    module = entry.module()
+    expected = None if entry.learned or isinstance(module, torch.nn.Identity) else name
+    assert activation_for_module(module) == expected
+    assert is_activation_module(module) == (expected is not None)
+
+
+def test_a_module_with_other_settings_is_not_given_the_entrys_derivative():
+    from vgcourse.activations import activation_for_module, is_activation_module
+
+    assert activation_for_module(torch.nn.LeakyReLU(0.2)) is None
+    assert is_activation_module(torch.nn.LeakyReLU(0.2))  # still measured, just not judged
+    assert activation_for_module(torch.nn.LeakyReLU(0.0)) == "relu"
+    assert activation_for_module(torch.nn.ReLU(inplace=True)) == "relu"
+    assert activation_for_module(torch.nn.ELU(alpha=2.0)) is None
+    assert not is_activation_module(torch.nn.Linear(2, 2))

@@ -7,6 +7,7 @@ recommended for it.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -208,3 +209,50 @@ def get_activation(name: str | Activation) -> Activation:
         return name
     check_choice("activation", name, ACTIVATIONS)
     return ACTIVATIONS[name]
+
+
+@functools.cache
+def _module_entries() -> dict[type, list[tuple[str, str]]]:
+    """Per activation module type, the registry entries that build it, with their settings.
+
+    Learned entries (PReLU) are left out: their φ' is whatever training made of the slope.
+    """
+    entries: dict[type, list[tuple[str, str]]] = {}
+    for name, entry in ACTIVATIONS.items():
+        module = entry.module()
+        if not entry.learned and not isinstance(module, nn.Identity):
+            entries.setdefault(type(module), []).append((name, _settings(module)))
+    return entries
+
+
+def _settings(module: nn.Module) -> str:
+    """A module's configuration as it prints, without ``inplace`` (which does not change φ)."""
+    return ", ".join(part for part in module.extra_repr().split(", ")
+                     if part and not part.startswith("inplace"))
+
+
+def is_activation_module(module: nn.Module) -> bool:
+    """Whether ``module`` is of a type some entry of :data:`ACTIVATIONS` builds (``nn.Tanh``,
+    ``nn.ReLU``, ``nn.LeakyReLU`` of any slope, ...): an activation the doctor and the monitor
+    measure."""
+    return type(module) in _module_entries()
+
+
+def activation_for_module(module: nn.Module) -> str | None:
+    """The name of the registry entry whose φ' ``module`` computes, or ``None``.
+
+    The type and the settings must match the entry's module (``nn.LeakyReLU(0.01)`` is
+    ``"leaky_relu"``; a slope of 0.2 matches no entry and gives ``None``, so nothing is called
+    dead or saturated by a derivative the module does not have). A leaky ReLU of slope 0 is the
+    ReLU.
+
+    Examples
+    --------
+    >>> activation_for_module(nn.Tanh()), activation_for_module(nn.LeakyReLU(0.2))
+    ('tanh', None)
+    """
+    if isinstance(module, nn.LeakyReLU) and module.negative_slope == 0:
+        return "relu"
+    settings = _settings(module)
+    return next((name for name, expected in _module_entries().get(type(module), [])
+                 if expected == settings), None)

@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from ._validation import check_positive
-from .activations import get_activation
+from .activations import activation_for_module, get_activation, is_activation_module
 from .losses import LOSSES, check_loss_inputs, check_loss_value
 from .probe import SATURATION_THRESHOLD
 
@@ -81,9 +81,6 @@ LOSS_NAMES = tuple(LOSSES)
 _MATRIX_FAMILIES = ("linear", "conv", "embedding", "recurrent", "attention", "custom")
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm,
           *((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ()))
-_ACTIVATION_MODULES = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu",
-                       nn.LeakyReLU: "leaky_relu", nn.ELU: "elu", nn.SELU: "selu",
-                       nn.GELU: "gelu", nn.SiLU: "silu"}
 _RNN_SUFFIX = re.compile(r"_l(\d+)(_reverse)?$")
 
 
@@ -473,7 +470,7 @@ def _forward_backward(modules, groups, x, y, loss_fn, loss_name):
             return
         target = produced.get(id(pre), last_called[0] if last_called else None)
         if target is not None:
-            records.append((target, _activation_name(module), pre.detach(), output.detach()))
+            records.append((target, activation_for_module(module), pre.detach(), output.detach()))
 
     def before_rnn(module, args):
         seq = args[0] if args else None
@@ -493,7 +490,7 @@ def _forward_backward(modules, groups, x, y, loss_fn, loss_name):
             if isinstance(module, nn.RNNBase):
                 hooks.append(module.register_forward_pre_hook(before_rnn))
         for module in modules:
-            if type(module) in _ACTIVATION_MODULES:
+            if is_activation_module(module):
                 hooks.append(module.register_forward_hook(after_activation))
         output = modules[0](x)
         fn, target = _resolve_loss(loss_fn, loss_name, output, y)
@@ -531,16 +528,6 @@ def _place_uncalled(groups, order) -> list[int]:
         else:
             calls.insert(place + 1, i)
     return calls
-
-
-def _activation_name(module) -> str | None:
-    """The registry name whose φ' describes this activation module (None: never dead or
-    saturated, e.g. a leaky ReLU with a slope other than the registry's)."""
-    name = _ACTIVATION_MODULES[type(module)]
-    if isinstance(module, nn.LeakyReLU):  # the registry's leaky ReLU has slope 0.01
-        slope = module.negative_slope
-        name = "relu" if slope == 0 else "leaky_relu" if slope == 0.01 else None
-    return name
 
 
 def _activation_statistics(records) -> dict[int, list[tuple[float, float, float, float]]]:

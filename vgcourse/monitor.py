@@ -32,7 +32,8 @@ from torch import nn
 from ._validation import check_int
 
 # One definition of "layer", "saturated" and "dead": the doctor's, imported, not copied.
-from .doctor import _ACTIVATION_MODULES, _activation_name, _activation_statistics, _check_lazy
+from .activations import activation_for_module, is_activation_module
+from .doctor import _activation_statistics, _check_lazy
 from .doctor import _groups as _parameter_groups
 
 #: The update-to-data ratio per SGD step that Karpathy's lectures use as the rule of thumb for
@@ -138,7 +139,7 @@ class Monitor:
         self._names = {}
         for name, module in named:  # a module registered twice keeps its first name
             self._names.setdefault(id(module), name or type(module).__name__)
-        self._activation_modules = [m for _, m in named if type(m) in _ACTIVATION_MODULES]
+        self._activation_modules = [m for _, m in named if is_activation_module(m)]
         self.layers = [g["name"] for g in self._groups]
         self.steps: list[int] = []
         self.grad_norm: list[list[float]] = []
@@ -230,8 +231,8 @@ class Monitor:
         key = self._names[id(module)] + (f" (call {count + 1})" if count else "")
         if key not in self.activation_kinds:
             self.activations.append(key)
-            self.activation_kinds[key] = _activation_name(module)
-        self._pending.calls.append((key, _activation_name(module), pre.detach(),
+            self.activation_kinds[key] = activation_for_module(module)
+        self._pending.calls.append((key, activation_for_module(module), pre.detach(),
                                     output.detach()))
         if output.requires_grad:
             pending = self._pending
