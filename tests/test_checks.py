@@ -441,6 +441,44 @@ WRONG += [
 ]
 
 
+# ---------------------------------------------------------------- chapter 13: explanations
+def _ig_rule(model, x, baseline, steps, where=lambda k, m: (k + 0.5) / m, times=None):
+    """Integrated gradients by a Riemann rule, times x − baseline (or ``times``)."""
+    from vgcourse.attribution import saliency
+
+    mean = sum(saliency(model, baseline + where(k, steps) * (x - baseline))
+               for k in range(steps)) / steps
+    return (x - baseline if times is None else times(x, baseline)) * mean
+
+
+def _ig_package(model, x, baseline, steps):
+    from vgcourse.attribution import integrated_gradients
+
+    return integrated_gradients(model, x, baseline=baseline, steps=steps)
+
+
+REFERENCES += [
+    ("13-integrated-gradients", _ig_package),
+    ("13-integrated-gradients", _ig_rule),
+    ("13-integrated-gradients", lambda *args: _ig_rule(*args).float()),
+]
+
+WRONG += [
+    ("13-integrated-gradients", lambda *args: _ig_rule(*args, times=lambda x, b: 1.0),
+     "x − baseline (the chain rule"),
+    ("13-integrated-gradients", lambda m, x, b, k: k * _ig_rule(m, x, b, k), "average"),
+    ("13-integrated-gradients", lambda m, x, b, k: _ig_rule(m, x, b, k, where=lambda i, n: i / n),
+     "left-hand"),
+    ("13-integrated-gradients", lambda m, x, b, k: _ig_rule(m, x, b, k, times=lambda x, b: x),
+     "not by x"),
+    ("13-integrated-gradients", lambda m, x, b, k: _ig_rule(m, x, 0 * x, 1, where=lambda i, n: 1),
+     "gradient × input"),
+    ("13-integrated-gradients", lambda m, x, b, k: _ig_rule(m, x, b, k).numpy(), "a tensor"),
+    ("13-integrated-gradients", lambda m, x, b, k: _ig_rule(m, x, b, k).sum(1), "shaped like"),
+    ("13-integrated-gradients", lambda m, x, b, k: _ig_rule(m, x, b, 2 * k), "midpoints"),
+]
+
+
 @pytest.mark.parametrize(("exercise", "answer"), REFERENCES,
                          ids=[f"{e}-{i}" for i, (e, _) in enumerate(REFERENCES)])
 def test_reference_answer_passes(exercise, answer):

@@ -1050,3 +1050,24 @@ def eigenvalue_for_horizon(horizon: int, keep: float = 0.1) -> float:
     if not keep < 1:
         raise ValueError(f"keep={keep!r} is not allowed; expected 0 < keep < 1.")
     return keep ** (1 / horizon)
+
+
+def gradient_x_input_share(z: float) -> float:
+    """The share of f(x) − f(0) that gradient × input attributes for a sigmoid unit.
+
+    For f(x) = σ(w·x) and z = w·x, gradient × input sums to z σ'(z), while f(x) − f(0) =
+    σ(z) − ½; their ratio z σ'(z) / (σ(z) − ½) is 1 at z → 0 and falls like 2|z| e^(−|z|) as
+    the unit saturates, although f(x) − f(0) tends to ½. Integrated gradients attribute the
+    whole difference at every z (Sundararajan et al. 2017).
+
+    Examples
+    --------
+    >>> round(gradient_x_input_share(1e-6), 6)
+    1.0
+    """
+    if isinstance(z, bool) or not isinstance(z, (int, float)) or not math.isfinite(z):
+        raise ValueError(f"z={z!r} is not allowed; expected a finite number.")
+    if abs(z) < 1e-4:  # z σ'(z) / (σ(z) − ½) = 1 − z²/12 + O(z⁴)
+        return 1 - z * z / 12
+    s = 1 / (1 + math.exp(-abs(z)))
+    return abs(z) * s * (1 - s) / (s - 0.5)

@@ -18,6 +18,7 @@ from . import (
     ch10_text,  # noqa: F401
     ch11_after_the_classic_fixes,  # noqa: F401
     ch12_memory_precision_transfer,  # noqa: F401
+    ch13_explanations,  # noqa: F401
 )
 from ._registry import CHECKERS, Wrong, as_float64, as_number, close, register
 
