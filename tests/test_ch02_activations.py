@@ -373,3 +373,32 @@ def test_preactivations_are_what_enters_the_activation_in_the_real_forward_pass(
     assert len(measured) == len(seen) == 3
     for u, reference in zip(measured, seen):
         torch.testing.assert_close(u, reference, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu", "elu", "silu", "tanh", "leaky_relu"])
+def test_one_definition_of_dead_in_probe_saturation_doctor_and_monitor(activation):
+    """Issue 13: 'dead' meant an exact zero in the probe and the doctor and 1e-3 of the peak
+    slope in vgcourse.saturation. Units pushed to u ≈ -20 by their bias pass no gradient for
+    ReLU, ELU (slope e^-20), GELU, SiLU and tanh (1 - tanh² ≈ 2e-17): dead; a leaky ReLU
+    keeps 1 % of its slope there, so it is never dead. All four tools must agree."""
+    from vgcourse.probe import DEAD_THRESHOLD
+
+    torch.manual_seed(0)
+    net = vgcourse.mlp(2, 16, activation=activation, in_features=4, dtype=torch.float64)
+    with torch.no_grad():
+        net.hidden[0].linear.bias[:8] = -20.0  # half of layer 1's units far negative
+    x, y = torch.randn(32, 4, dtype=torch.float64), torch.randn(32, 1, dtype=torch.float64)
+    by_hand = []
+    for u in saturation.preactivations(net, x):
+        slope = vgcourse.get_activation(activation).derivative(u).abs()
+        sup = vgcourse.get_activation(activation).derivative_sup
+        by_hand.append(float((slope.amax(dim=0) <= DEAD_THRESHOLD * sup).double().mean()))
+    assert by_hand[0] == (0.0 if activation == "leaky_relu" else 0.5)
+    assert saturation.dead_fraction(net, x) == by_hand
+    assert vgcourse.gradient_flow(net, x, y).dead_fraction == by_hand
+    report = vgcourse.diagnose(net, x, y)
+    assert [r.dead_fraction for r in report.layers if r.activation_calls][:2] == by_hand
+    with vgcourse.Monitor(net) as monitor:
+        torch.nn.functional.mse_loss(net(x), y).backward()
+        monitor.step()
+    assert monitor.dead[0][:2] == by_hand

@@ -46,7 +46,7 @@ from torch import nn
 from ._validation import check_positive
 from .activations import activation_for_module, get_activation, is_activation_module
 from .losses import LOSSES, check_loss_inputs, check_loss_value
-from .probe import SATURATION_THRESHOLD
+from .probe import DEAD_THRESHOLD, SATURATION_THRESHOLD
 
 # Thresholds, and where they come from. Every one is a ratio, so none depends on the loss's
 # scale or reduction (a loss summed over the batch, or multiplied by 1000, gives the same report).
@@ -63,8 +63,9 @@ from .probe import SATURATION_THRESHOLD
 #   down (Pascanu et al. 2013, section 3). Through time the same factor applies to the gradient
 #   reaching the first time step against the last (Bengio et al. 1994; Pascanu et al. 2013).
 RATIO_SPREAD = 100.0
-# - DEAD_FRACTION: more than half the units of a layer have φ' = 0 on every example of the
-#   batch (the probe's definition, :func:`vgcourse.gradient_flow`): such units pass no gradient
+# - DEAD_FRACTION: more than half the units of a layer are dead, abs(φ') at most the probe's
+#   DEAD_THRESHOLD of its supremum on every example of the batch (zero for ReLU; the definition
+#   of :func:`vgcourse.gradient_flow` and vgcourse.saturation): such units pass no gradient
 #   to their weights, so nothing revives them (Lu et al. 2020, "Dying ReLU").
 DEAD_FRACTION = 0.5
 # - SATURATED_FRACTION: more than half the unit-examples of a saturating activation sit where
@@ -536,8 +537,9 @@ def _activation_statistics(records) -> dict[int, list[tuple[float, float, float,
 
     Saturated: share of unit-examples where φ'(pre) < SATURATION_THRESHOLD · sup|φ'| (for
     activations that saturate); dead: share of units (every coordinate but the batch's) with
-    φ' = 0 on every example. Calls of one activation and one shape are measured as one stacked
-    tensor: a few large operations rather than many small ones per call.
+    abs(φ') ≤ DEAD_THRESHOLD · sup abs(φ') on every example. Calls of one activation and one
+    shape are measured as one stacked tensor: a few large operations rather than many small
+    ones per call.
     """
     batches: dict[tuple, list[int]] = {}
     for k, (_, name, pre, out) in enumerate(records):
@@ -557,7 +559,8 @@ def _activation_statistics(records) -> dict[int, list[tuple[float, float, float,
                 act = get_activation(name)
                 slope = act.derivative(pre)
                 units = slope.reshape(len(ks), shape[0] if len(shape) > 1 else 1, -1)
-                dead = (units == 0).all(dim=1).double().mean(dim=1)
+                dead = (units.abs().amax(dim=1) <= DEAD_THRESHOLD * act.derivative_sup
+                        ).double().mean(dim=1)
                 saturated = ((slope < SATURATION_THRESHOLD * act.derivative_sup)
                              .reshape(len(ks), -1).double().mean(dim=1)
                              if act.saturates else torch.zeros_like(dead))
@@ -669,7 +672,7 @@ def _judge(reports: list[LayerReport], through_time: list[TimeReport], finite: b
                                        f"more than {RATIO_SPREAD:g}× the read-out layer's "
                                        f"({out_ratio:.1e})"))
         if r.dead_fraction > DEAD_FRACTION:
-            found.append(("dead units", f"{100 * r.dead_fraction:.0f} % of units have φ' = 0 "
+            found.append(("dead units", f"{100 * r.dead_fraction:.0f} % of units have φ' ≈ 0 "
                                         "on every example"))
         if r.saturated_fraction > SATURATED_FRACTION:
             found.append(("saturated", f"{100 * r.saturated_fraction:.0f} % of activations "

@@ -9,8 +9,8 @@ by hand:
   step the optimiser (or the reader's own update) actually took;
 - per call of an activation module (a module called twice is measured twice): the mean and
   spread of its output, its saturated and dead fractions (the probe's and the doctor's one
-  definition: saturated where φ' < 5 % of sup|φ'|, dead where φ' = 0 on every example of the
-  batch), and histograms of its output h and of the gradient ∂L/∂h reaching it.
+  definition: saturated where φ' < 5 % of sup|φ'|, dead where |φ'| ≤ 1e-3 of sup|φ'| on every
+  example of the batch), and histograms of its output h and of the gradient ∂L/∂h reaching it.
 
 The monitor only reads: it takes no random numbers and changes no parameter, gradient, buffer
 or mode, so a run with the monitor follows the same trajectory as the same run without it.
@@ -362,8 +362,8 @@ class Monitor:
 
     @property
     def dead(self) -> list[list[float]]:
-        """Per recorded step, per call site: the share of units with φ' = 0 on every example of
-        the step's batch."""
+        """Per recorded step, per call site: the share of dead units (|φ'| ≤ 1e-3 of its
+        supremum on every example of the step's batch)."""
         return self._column(3)
 
     def histogram_at(self, step: int, gradients: bool = False) -> dict:

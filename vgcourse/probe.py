@@ -23,6 +23,11 @@ from .losses import (
 # A unit is saturated where phi'(pre-activation) is below this fraction of sup|phi'|:
 # for tanh that is |h| > 0.975, for the sigmoid h < 0.052 or h > 0.948.
 SATURATION_THRESHOLD = 0.05
+#: A unit is *dead* on a batch when abs(φ'(u)) is at most this fraction of sup abs(φ') on every
+#: example: exactly zero for ReLU, for ELU at u < ln(1e-3) ≈ -6.9, for GELU at u < -3.78.
+#: Leaky ReLU (slope 0.01 = 1 % of its supremum) can never be dead by this definition. The one
+#: definition of the course: gradient_flow, the doctor, the monitor and vgcourse.saturation.
+DEAD_THRESHOLD = 1e-3
 
 
 # The fields of GradientFlow that gradient_flow computes on first access.
@@ -36,9 +41,10 @@ class GradientFlow:
     Lists indexed by hidden layer (``[0]`` is layer 1) hold: ``activation_grad_norms``
     ‖∂loss/∂h_l‖ over the batch, ``activation_mean`` and ``activation_std`` of h_l,
     ``saturated_fraction`` (share of unit-examples with φ' below 5 % of its supremum, for
-    sigmoid and tanh; 0 for the others) and ``dead_fraction`` (share of units whose φ' is zero
-    on every example of the batch). ``weight_grad_norms`` has one entry per Linear layer, output
-    layer last, and ``weight_norms`` the matching Frobenius norms of the weights.
+    sigmoid and tanh; 0 for the others) and ``dead_fraction`` (share of units whose φ' is at
+    most ``DEAD_THRESHOLD`` of its supremum, zero for ReLU, on every example of the batch).
+    ``weight_grad_norms`` has one entry per Linear layer, output layer last, and
+    ``weight_norms`` the matching Frobenius norms of the weights.
 
     :func:`gradient_flow` measures the norms at once and the four activation statistics on
     first access (from the activations it kept, so the values do not depend on when they are
@@ -412,10 +418,12 @@ def _layer_statistics(names, from_input, pre, post) -> tuple[list[float], ...]:
         # mean and mean square in two passes: torch.var_mean over two dims is 4x slower here
         mean, mean_square = h.mean(dim=(1, 2)), (h * h).mean(dim=(1, 2))
         var = ((mean_square - mean**2) * count / (count - 1)).clamp(min=0)
-        # every registered φ' is >= 0, so no abs(); from h where φ' is a function of it
+        # φ' from h where it is a function of h (no second pass through φ)
         slope = (act.derivative_from_output(h) if act.derivative_from_output is not None
                  else act.derivative(torch.stack(pre).flatten(2).double()))
-        dead = (slope.amax(dim=1) == 0).double().mean(dim=1)  # φ' = 0 on every example
+        # dead: abs(φ') at most DEAD_THRESHOLD of its supremum on every example
+        dead = (slope.abs().amax(dim=1) <= DEAD_THRESHOLD * act.derivative_sup
+                ).double().mean(dim=1)
         saturated = ((slope < SATURATION_THRESHOLD * act.derivative_sup).sum(dim=(1, 2)) / count
                      if act.saturates else torch.zeros_like(dead))
         return tuple(torch.stack([mean, var.sqrt(), saturated.double(), dead]).tolist())
@@ -434,7 +442,7 @@ def _unit_statistics(name: str | None, pre, post: torch.Tensor):
         return nan, nan
     act = get_activation(name)
     slope = act.derivative(pre) if pre is not None else act.derivative_from_output(post)
-    dead = (slope == 0).all(dim=0).double().mean()
+    dead = (slope.abs().amax(dim=0) <= DEAD_THRESHOLD * act.derivative_sup).double().mean()
     if not act.saturates:
         return torch.zeros_like(dead), dead
     return (slope < SATURATION_THRESHOLD * act.derivative_sup).double().mean(), dead

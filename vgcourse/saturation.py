@@ -19,12 +19,7 @@ from torch import nn
 from ._validation import check_choice, check_int, check_positive
 from .activations import Activation, get_activation
 from .losses import get_loss, prepare_target
-from .probe import SATURATION_THRESHOLD, hidden_layers
-
-#: A unit is *dead* on a batch when abs(φ'(u)) is at most this fraction of sup abs(φ') on every
-#: example: exactly zero for ReLU, for ELU at u < ln(1e-3) ≈ -6.9, for GELU at u < -3.78.
-#: Leaky ReLU (slope 0.01 = 1 % of its supremum) can never be dead by this definition.
-DEAD_THRESHOLD = 1e-3
+from .probe import DEAD_THRESHOLD, SATURATION_THRESHOLD, hidden_layers
 
 
 def _activation_of(layer: nn.Module) -> Activation:
