@@ -389,15 +389,48 @@ def _constrained(fig: Figure):
 def _prepare(fig: Figure):
     """Put ``fig`` on an Agg canvas at the frame resolution; return its constrained layout
     engine, or None when it has none."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     from .plots import _opaque_facecolor
 
     fig.set_dpi(FRAME_DPI)
     fig.patch.set_facecolor(_opaque_facecolor(fig))
-    if not isinstance(fig.canvas, FigureCanvasAgg):
-        FigureCanvasAgg(fig)
+    _use_frame_canvas(fig)
     return _constrained(fig)
+
+
+def _frame_canvas():
+    """The Agg canvas class of explore's frames: one renderer per image size, shared by every
+    frame of that size (one frame is drawn at a time), so the text measurements matplotlib
+    caches per renderer serve every later frame instead of being redone for each new figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+
+    class FrameCanvas(FigureCanvasAgg):
+        renderers: dict = {}
+
+        def get_renderer(self):
+            width, height = self.get_width_height(physical=True)
+            key = width, height, self.figure.dpi
+            renderer = self.renderers.get(key)
+            if renderer is None:
+                if len(self.renderers) >= 8:  # a handful of frame sizes per session
+                    self.renderers.clear()
+                renderer = self.renderers[key] = RendererAgg(width, height, self.figure.dpi)
+            self.renderer, self._lastKey = renderer, key
+            return renderer
+
+    return FrameCanvas
+
+
+def _use_frame_canvas(fig: Figure):
+    """Put ``fig`` on explore's frame canvas (see :func:`_frame_canvas`)."""
+    global _FRAME_CANVAS
+    if _FRAME_CANVAS is None:
+        _FRAME_CANVAS = _frame_canvas()
+    if not isinstance(fig.canvas, _FRAME_CANVAS):
+        _FRAME_CANVAS(fig)
+    return fig.canvas
+
+
+_FRAME_CANVAS = None
 
 
 def _structure(fig: Figure) -> tuple:
