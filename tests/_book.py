@@ -5,8 +5,12 @@ test_browser.py; nothing here hard-codes a chapter.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,3 +115,21 @@ def require_book() -> Path:
         skip_or_fail(f"the book is not built at {root} (missing {', '.join(missing[:3])}); "
                      "run `make book` first (`make test` does)")
     return root
+
+
+@contextlib.contextmanager
+def serve(directory: Path):
+    """Serve ``directory`` over HTTP on 127.0.0.1 (a free port) and yield its base URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -11,17 +11,14 @@ to enable them; in CI (``CI`` set, as ``.ci/run`` does) a skip is a failure.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import re
 import shutil
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from _book import colab_url, notebook_pages, pages, require_book, skip_or_fail
+from _book import colab_url, notebook_pages, pages, require_book, serve, skip_or_fail
 
 PAGES = pages()
 NOTEBOOKS = notebook_pages()
@@ -50,18 +47,8 @@ def html() -> Path:
 @pytest.fixture(scope="module")
 def server(html):
     """The built book over HTTP on 127.0.0.1 (a random free port), for this module."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(html)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(html) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,13 @@ a page, and every self-check shows that it waits for an answer.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from _book import skip_or_fail
+from _book import serve, skip_or_fail
 from test_browser import AXE, browser, open_page  # noqa: F401  (browser is a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,16 +40,8 @@ def site(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def served(site):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(site) as url:
+        yield url
 
 
 def test_no_solution_reaches_the_student_pages(site):
