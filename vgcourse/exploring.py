@@ -357,14 +357,15 @@ class _Layout:
 
 
 def _signature(fig: Figure) -> tuple:
-    """What a frame's decorations take room for: every tick label, axis label and legend
-    entry, and the height of every title (their width does not move the axes)."""
+    """What a frame's decorations take room for: every tick label, offset text, axis label
+    and legend entry, and the height of every title (their width does not move the axes)."""
     renderer = fig.canvas.get_renderer()
     parts = []
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             parts += [tuple(t.get_text() for t in axis.get_majorticklabels()),
                       tuple(t.get_text() for t in axis.get_minorticklabels()),
+                      axis.get_offset_text().get_text(),  # e.g. "1e14", set with the ticks
                       axis.label.get_text() if axis.label.get_visible() else None]
         parts.append(tuple(round(t.get_window_extent(renderer).height)
                            for t in (ax.title, ax._left_title, ax._right_title) if t.get_text()))
