@@ -5,11 +5,16 @@ import math
 
 import pytest
 import torch
+from scipy import integrate, optimize
 from torch import nn
 
 import vgcourse
+from vgcourse import theory
+from vgcourse.doctor import diagnose
 from vgcourse.exploring import MAX_FRAMES, Explorer
 from vgcourse.normalization import BatchNorm, fit_gradient_growth
+
+F = nn.functional
 
 
 # -- activations ----------------------------------------------------------------------------------
@@ -106,3 +111,451 @@ def test_doctor_activation_moments_are_the_layer_outputs():
         h = layer(h).detach()
         assert row.activation_mean == pytest.approx(h.mean().item(), rel=0, abs=1e-12)
         assert row.activation_std == pytest.approx(h.std().item(), rel=1e-12, abs=0)
+
+
+class _LastStep(nn.Module):
+    """A one-unit ReLU RNN, h_t = relu(x_t + ρ h_{t−1}), read at its last step. With positive
+    inputs every unit is active, so ∂h_{T−1}/∂x_t = ρ^(T−1−t) exactly."""
+
+    def __init__(self, rho, batch_first):
+        super().__init__()
+        self.rnn = nn.RNN(1, 1, nonlinearity="relu", bias=False, batch_first=batch_first)
+        self.out = nn.Linear(1, 1, bias=False)
+        self.batch_first = batch_first
+        with torch.no_grad():
+            self.rnn.weight_ih_l0.fill_(1.0)
+            self.rnn.weight_hh_l0.fill_(rho)
+            self.out.weight.fill_(1.0)
+        self.double()
+
+    def forward(self, x):
+        seq, _ = self.rnn(x)
+        last = seq[:, -1] if self.batch_first and seq.dim() == 3 else seq[-1]
+        return self.out(last)
+
+
+@pytest.mark.parametrize("rho, verdict", [(0.5, "healthy"), (0.25, "vanishing through time"),
+                                          (4.0, "exploding through time")])
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_doctor_through_time_on_a_linear_recurrence_by_hand(rho, verdict, batch_first):
+    """Five steps: the gradient reaching step t is ρ^(4−t) times the last step's, so the
+    per-step factor is ρ and first/last is ρ⁴: 1/16 (healthy), 1/256 (< 1/100, vanishing) and
+    256 (> 100, exploding). Kills a time axis read from the wrong dimension, ratios inverted,
+    the exponent 1/(T − 1) changed, and the 100× thresholds moved."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 5, 1, generator=g, dtype=torch.float64) + 0.5  # batch 3, 5 steps
+    if not batch_first:
+        x = x.transpose(0, 1).contiguous()
+    y = torch.zeros(3, 1, dtype=torch.float64)
+    report = diagnose(_LastStep(rho, batch_first), x, y)
+    (time,) = report.through_time
+    last = time.grad_norms[-1]
+    assert last > 0
+    assert time.grad_norms == pytest.approx([last * rho ** (4 - t) for t in range(5)],
+                                            rel=1e-12, abs=0)
+    assert time.per_step_factor == pytest.approx(rho, rel=1e-12)
+    assert time.first_to_last == pytest.approx(rho**4, rel=1e-12)
+    assert time.verdict == verdict
+    layer = next(r for r in report.layers if r.name == "rnn.l0")
+    assert (verdict in layer.findings) == (verdict != "healthy")
+
+
+def test_doctor_through_time_of_an_unbatched_sequence():
+    """An unbatched (T, features) sequence into a batch_first RNN: time is dimension 0."""
+    model = _LastStep(0.5, batch_first=True)
+    x = torch.linspace(1.0, 2.0, 5, dtype=torch.float64).unsqueeze(1)  # 5 steps, no batch
+    report = diagnose(model, x, torch.zeros(1, dtype=torch.float64))
+    (time,) = report.through_time
+    assert len(time.grad_norms) == 5
+    assert time.per_step_factor == pytest.approx(0.5, rel=1e-12)
+
+
+def test_doctor_norms_and_ratios_are_autograds():
+    """grad_norm and weight_norm are those of the weight matrix alone (the bias left out when a
+    matrix exists), grad_to_weight their ratio, update_to_data lr times it; a layer-norm group
+    (no matrix) counts γ and β together."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Tanh(), nn.Linear(4, 2)).double()
+    with torch.no_grad():
+        model[1].weight.uniform_(0.5, 1.5)
+        model[1].bias.uniform_(-0.5, 0.5)
+    x = torch.randn(6, 3, dtype=torch.float64)
+    y = torch.randn(6, 2, dtype=torch.float64)
+    params = [model[0].weight, model[1].weight, model[1].bias, model[3].weight]
+    grads = torch.autograd.grad(F.mse_loss(model(x), y), params)
+    report = diagnose(model, x, y, lr=0.3)
+    first, norm, last = report.layers
+    assert [first.name, norm.name, last.name] == ["0", "1", "3"]
+    assert first.grad_norm == pytest.approx(grads[0].norm().item(), rel=1e-12)
+    assert first.weight_norm == pytest.approx(params[0].norm().item(), rel=1e-12)
+    assert first.grad_to_weight == pytest.approx(
+        grads[0].norm().item() / params[0].norm().item(), rel=1e-12)
+    assert first.update_to_data == pytest.approx(0.3 * first.grad_to_weight, rel=1e-14)
+    both = math.sqrt(grads[1].norm().item() ** 2 + grads[2].norm().item() ** 2)
+    assert norm.grad_norm == pytest.approx(both, rel=1e-12)
+    assert norm.weight_norm == pytest.approx(
+        math.sqrt(params[1].norm().item() ** 2 + params[2].norm().item() ** 2), rel=1e-12)
+    assert last.grad_norm == pytest.approx(grads[3].norm().item(), rel=1e-12)
+
+
+def test_doctor_embedding_weight_norm_is_over_the_rows_used():
+    """Token ids 1, 1 and 4: the embedding's weight norm is that of rows 1 and 4 only."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(10, 3), nn.Flatten(), nn.Linear(6, 1)).double()
+    x = torch.tensor([[1, 4], [1, 1]])
+    report = diagnose(model, x, torch.zeros(2, 1, dtype=torch.float64))
+    rows = model[0].weight[[1, 4]]
+    assert report.layers[0].family == "embedding"
+    assert report.layers[0].weight_norm == pytest.approx(rows.norm().item(), rel=1e-12)
+
+
+def test_doctor_dead_units_of_a_sequence_layer_are_counted_per_position():
+    """A linear layer over (batch 4, positions 3, features 1) with two units: unit 1 has bias −1
+    and is dead everywhere; unit 0 is x, positive at position 0 and negative at positions 1 and
+    2 on every example. Of the 3 × 2 position-units, 5 are dead on every example: 5/6."""
+    model = nn.Sequential(nn.Linear(1, 2), nn.ReLU(), nn.Flatten(), nn.Linear(6, 1)).double()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0], [0.0]]))
+        model[0].bias.copy_(torch.tensor([0.0, -1.0]))
+    sign = torch.tensor([1.0, -1.0, -1.0], dtype=torch.float64)
+    x = (torch.arange(1, 5, dtype=torch.float64).unsqueeze(1) * sign).unsqueeze(2)
+    report = diagnose(model, x, torch.zeros(4, 1, dtype=torch.float64))
+    assert report.layers[0].dead_fraction == pytest.approx(5 / 6, rel=1e-15)
+    assert "dead units" in report.layers[0].findings
+
+
+@pytest.mark.parametrize("dead, finding", [(2, False), (3, True)])
+def test_doctor_dead_units_must_be_more_than_half(dead, finding):
+    """Four ReLU units, 2 or 3 of them with bias −100 (dead on every example): a dead fraction
+    of exactly 1/2 is not "dead units" (more than half are needed), 3/4 is."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1)).double()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, -1.0]]))
+        model[0].bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0]))
+        model[0].bias[4 - dead:] = -100.0
+    x = torch.tensor([[1.0, 2.0], [2.0, 1.0], [0.5, 0.5]], dtype=torch.float64)
+    report = diagnose(model, x, torch.zeros(3, 1, dtype=torch.float64))
+    assert report.layers[0].dead_fraction == dead / 4
+    assert ("dead units" in report.layers[0].findings) == finding
+
+
+def test_doctor_activation_statistics_of_a_layer_called_twice():
+    """The same linear layer and tanh applied twice: two calls; mean and std are the last
+    call's; the saturated fraction the larger of the two (the first call's pre-activations
+    are ±3, all saturated; the second's, tanh(±3)·w, mostly not)."""
+    lin = nn.Linear(2, 2, bias=False).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 0.5]]))
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin, self.act, self.out = lin, nn.Tanh(), nn.Linear(2, 1).double()
+
+        def forward(self, x):
+            return self.out(self.act(self.lin(self.act(self.lin(x)))))
+
+    x = torch.tensor([[3.0, 6.0], [-3.0, -6.0], [3.0, -6.0]], dtype=torch.float64)
+    report = diagnose(Twice(), x, torch.zeros(3, 1, dtype=torch.float64))
+    row = report.layers[0]
+    second = torch.tanh(lin(torch.tanh(lin(x)))).detach()
+    assert row.activation_calls == 2
+    assert row.activation_mean == pytest.approx(second.mean().item(), rel=1e-12, abs=1e-15)
+    assert row.activation_std == pytest.approx(second.std().item(), rel=1e-12)
+    assert row.saturated_fraction == 1.0  # first call: |u| = 3 > 2.18 everywhere
+
+
+def test_doctor_text_table_and_summary():
+    """The text report: a header, a rule of dashes as long as it, one row per layer ("—" where
+    no activation was seen), a blank line and the overall verdict; the summary names the
+    layers of each finding, "k of n layers". Every hidden unit dead: no gradient reaches
+    either layer (the read-out's inputs are all 0)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
+    with torch.no_grad():
+        model[0].bias.fill_(-100.0)
+    x, y = torch.randn(8, 4), torch.randn(8, 1)
+    report = diagnose(model, x, y)
+    lines = str(report).splitlines()
+    assert lines[1] == "-" * len(lines[0]) and len(lines[0]) > 40
+    assert len(lines) == 2 + 2 + 2
+    assert lines[2].endswith("100.0  dead units, vanishing")
+    assert lines[3].endswith("—  vanishing") and lines[3].startswith("2 ")
+    assert lines[4] == "" and lines[5].startswith("Overall: dead units.")
+    assert report.findings == ["dead units", "vanishing"] and report.verdict == "dead units"
+    assert report.summary == "dead units: 1 of 2 layers (0); vanishing: 2 of 2 layers (0, 2)."
+
+
+# -- theory ---------------------------------------------------------------------------------------
+# References by an independent method: adaptive quadrature (scipy.integrate.quad) for Gaussian
+# integrals, brentq for fixed points, autograd or finite differences for derivatives, or values
+# worked out by hand in the docstring.
+def _gauss(f, q):
+    """E[f(√q z)], z ~ N(0, 1), by scipy's adaptive quadrature on each half-line."""
+    s = math.sqrt(q)
+
+    def integrand(z):
+        return f(s * z) * math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+    return sum(integrate.quad(integrand, a, b, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+               for a, b in ((-math.inf, 0.0), (0.0, math.inf)))
+
+
+def _tanh_fixed_point(sigma_w, sigma_b):
+    """q* of tanh by brentq on q − σ_w² E[tanh²] − σ_b², bracketed in [σ_b²/2, σ_w² + σ_b² + 1]."""
+    def gap(q):
+        return q - sigma_w**2 * _gauss(lambda u: math.tanh(u) ** 2, q) - sigma_b**2
+    return optimize.brentq(gap, sigma_b**2 / 2 + 1e-12, sigma_w**2 + sigma_b**2 + 1, xtol=1e-15,
+                           rtol=1e-14)
+
+
+def _sech4(u):
+    return (1 - math.tanh(u) ** 2) ** 2
+
+
+def test_gaussian_expectation_of_known_integrals():
+    """E[cos(√q z)] = e^(−q/2), E[e^(√q z)] = e^(q/2), E[|√q z|] = √(2q/π), E[u⁶] = 15q³: kills
+    changes to the nodes' span (12 standard deviations), their scaling and the weights' 1/√(2π)."""
+    ge = theory.gaussian_expectation
+    assert ge(torch.cos, 2.0) == pytest.approx(math.exp(-1.0), rel=1e-12, abs=0)
+    assert ge(torch.exp, 1.0) == pytest.approx(math.exp(0.5), rel=1e-12, abs=0)
+    assert ge(torch.abs, 3.0) == pytest.approx(math.sqrt(6 / math.pi), rel=1e-12, abs=0)
+    assert ge(lambda u: u**6, 0.5) == pytest.approx(15 * 0.125, rel=1e-12, abs=0)
+    assert ge(lambda u: torch.ones_like(u), 0.0) == pytest.approx(1.0, rel=1e-13, abs=0)
+
+
+def test_layer_gradient_bound_is_the_slope_supremum_times_the_norm():
+    """sup σ' = 1/4, sup tanh' = 1: the bound for ‖W‖₂ = 3 is 3/4 and 3."""
+    assert theory.layer_gradient_bound("sigmoid", 3.0) == pytest.approx(0.75, rel=1e-15)
+    assert theory.layer_gradient_bound("tanh", 3.0) == pytest.approx(3.0, rel=1e-15)
+    assert theory.sigmoid_chain_bound(0) == 1.0
+    assert theory.sigmoid_chain_bound(2, weight=-8.0) == pytest.approx(4.0, rel=1e-15)
+
+
+def test_lyapunov_exponents_of_two_by_two_matrices_by_hand():
+    """n = 2: R_11² ~ σ_w²/2 · χ²₂ and R_22² ~ σ_w²/2 · χ²₁, so λ = log σ_w + ½(ψ(k/2) − log 1)
+    with ψ(1) = −γ and ψ(1/2) = −γ − 2 log 2; spreads √(ψ′(k/2))/2 with ψ′(1) = π²/6 and
+    ψ′(1/2) = π²/2."""
+    gamma = 0.5772156649015329
+    got = theory.gaussian_lyapunov_exponents(2, sigma_w=math.e)
+    assert got == pytest.approx([1 - gamma / 2, 1 + (-gamma - 2 * math.log(2)) / 2], rel=1e-12)
+    # n = 4, σ_w = 1: ψ(2) = 1 − γ for the largest, ½ log(2/4) shifts every exponent
+    assert theory.gaussian_lyapunov_exponents(4)[0] == pytest.approx(
+        (1 - gamma + math.log(0.5)) / 2, rel=1e-12)
+    assert theory.gaussian_lyapunov_spread(2) == pytest.approx(
+        [math.pi / math.sqrt(24), math.pi / math.sqrt(8)], rel=1e-9)  # torch's trigamma: ~1e-10
+
+
+def test_variance_map_and_trajectory_of_relu_by_hand():
+    """ReLU: E[relu(√q z)²] = q/2. σ_w = 2, σ_b = 0.5: q₁ = 4·1 + 0.25 = 4.25,
+    q₂ = 4·4.25/2 + 0.25 = 8.75, q₃ = 4·8.75/2 + 0.25 = 17.75."""
+    assert theory.variance_map("relu", 3.0, 2.0, 0.5) == pytest.approx(6.25, rel=1e-12)
+    assert theory.variance_trajectory("relu", 2.0, 0.5, depth=3) == pytest.approx(
+        [4.25, 8.75, 17.75], rel=1e-12)
+    assert theory.variance_trajectory("identity", 0.5, 1.0, depth=2, q_input=4.0) == (
+        pytest.approx([2.0, 1.5], rel=1e-12))
+
+
+def test_q_star_closed_forms():
+    """ReLU, σ_w = σ_b = 1: q = q/2 + 1 gives q* = 2; linear, σ_w = ½, σ_b = 1: q = q/4 + 1 gives
+    4/3; tanh at σ_w = 1, σ_b = 0 (the edge itself) is in the ordered phase: exactly 0."""
+    assert theory.q_star("relu", 1.0, 1.0) == pytest.approx(2.0, rel=1e-10)
+    assert theory.q_star("identity", 0.5, 1.0) == pytest.approx(4 / 3, rel=1e-10)
+    assert theory.q_star("tanh", 1.0) == 0.0
+    assert theory.chi("tanh", 1.0) == pytest.approx(1.0, rel=1e-12)
+    # max_iter steps at most: one step of q ← q/2 + 1 from q0 = 1 is 1.5
+    assert theory.q_star("relu", 1.0, 1.0, max_iter=1) == pytest.approx(1.5, rel=1e-12)
+
+
+def test_tanh_fixed_point_and_chi_against_adaptive_quadrature():
+    """σ_w = 1.5, σ_b = 0.3: q* and χ = σ_w² E[sech⁴(√q* z)] by brentq and scipy quad."""
+    q = _tanh_fixed_point(1.5, 0.3)
+    assert theory.q_star("tanh", 1.5, 0.3) == pytest.approx(q, rel=1e-9)
+    expected = 2.25 * _gauss(_sech4, q)
+    assert theory.chi("tanh", 1.5, 0.3) == pytest.approx(expected, rel=1e-9)
+    assert float(theory.chi_map("tanh", 2.25, 0.09)) == pytest.approx(expected, rel=1e-8)
+    # the variance map itself at an arbitrary q
+    assert theory.variance_map("tanh", 0.7, 1.5, 0.3) == pytest.approx(
+        2.25 * _gauss(lambda u: math.tanh(u) ** 2, 0.7) + 0.09, rel=1e-11)
+
+
+def test_predicted_decay_of_relu_by_hand():
+    """ReLU at σ_w = 2: χ = 2, so the norm grows by √2 per layer toward the input."""
+    assert theory.predicted_decay("relu", 2.0, depth=3) == pytest.approx(
+        [2.0, math.sqrt(2), 1.0], rel=1e-12)
+    assert theory.predicted_gradient_norms("relu", 2.0, depth=3, top=3.0) == pytest.approx(
+        [6.0, 3 * math.sqrt(2), 3.0], rel=1e-12)
+
+
+def test_sigmoid_tanh_scale_ratio_matches_the_saturation_of_both():
+    """With σ_t² = q/m (m = E[tanh²(√q z)]) and σ_s = ratio·σ_t, the sigmoid network's fixed point
+    is 4q: σ_s² E[σ(2√q z)²] = 4q, checked by adaptive quadrature at q = 0.8."""
+    q = 0.8
+    m = _gauss(lambda u: math.tanh(u) ** 2, q)
+    ratio = theory.sigmoid_tanh_scale_ratio(q)
+    sigma_s2 = ratio**2 * q / m
+    assert sigma_s2 * _gauss(lambda u: (0.5 + 0.5 * math.tanh(u / 2)) ** 2, 4 * q) == pytest.approx(
+        4 * q, rel=1e-10)
+
+
+def test_init_sigmas_and_normal_variance_by_hand():
+    """default, fan_in 12: Var(W) = 1/36, σ_w = √(12/36), σ_b = 1/6; He at gain ½: σ_w² = 2·¼;
+    normal std 0.3: Var = 0.09 (and std is required)."""
+    assert theory.init_sigmas("default", 12) == pytest.approx((math.sqrt(1 / 3), 1 / 6),
+                                                              rel=1e-14)
+    assert theory.init_sigmas("he", 8, gain=0.5) == pytest.approx((math.sqrt(0.5), 0.0),
+                                                                  rel=1e-14)
+    assert theory.init_variance("normal", 5, std=0.3) == pytest.approx(0.09, rel=1e-14)
+    assert theory.init_variance("orthogonal", 30, 20) == pytest.approx(1 / 30, rel=1e-14)
+    with pytest.raises(ValueError, match="std=None"):
+        theory.init_variance("normal", 5)
+
+
+def test_rnn_gradient_bound_and_latching_by_hand():
+    """(γσ)^lag: (2·0.75)² = 2.25. h = tanh(2h) solved by brentq on (0.5, 1); λ = 2(1 − h²);
+    w ≤ 1 latches nowhere: h* = 0, λ = w."""
+    assert theory.rnn_gradient_bound(0.75, 2, gamma=2.0) == pytest.approx(2.25, rel=1e-15)
+    assert theory.rnn_gradient_bound(0.3, 0) == 1.0
+    h = optimize.brentq(lambda v: math.tanh(2 * v) - v, 0.5, 1.0, xtol=1e-16, rtol=1e-15)
+    assert theory.latching_fixed_point(2.0) == pytest.approx(h, rel=1e-13)
+    assert theory.latching_contraction(2.0) == pytest.approx(2 * (1 - h * h), rel=1e-12)
+    h = optimize.brentq(lambda v: math.tanh(1.1 * v) - v, 0.1, 1.0, xtol=1e-16, rtol=1e-15)
+    assert theory.latching_fixed_point(1.1) == pytest.approx(h, rel=1e-12)
+    assert theory.latching_fixed_point(1.0) == 0.0
+    assert theory.latching_contraction(0.5) == pytest.approx(0.5, rel=1e-15)
+
+
+def test_task_baselines_by_hand():
+    """Var(u₁ + u₂) of two U(0, 1) is 2/12; copy task, delay 100, memory 10, 8 symbols:
+    10 ln 8/120; memory 5, 4 symbols, delay 10: 5 ln 4/20."""
+    assert theory.adding_baseline() == pytest.approx(1 / 6, rel=1e-15)
+    assert theory.copy_baseline(100) == pytest.approx(10 * math.log(8) / 120, rel=1e-15)
+    assert theory.copy_baseline(10, memory=5, symbols=4) == pytest.approx(5 * math.log(4) / 20,
+                                                                          rel=1e-15)
+
+
+def test_clipping_and_step_factors_by_hand():
+    """‖g‖ = 10 clipped at τ = 2: 2 with eps = 0, 20/(10 + 10⁻⁶) with torch's eps; below τ it is
+    unchanged. |1 − lr λ|: 0.5 at lr λ = 0.5 or 1.5, 2 at lr λ = 3."""
+    assert theory.clipped_norm(10.0, 2.0, eps=0.0) == 2.0
+    assert theory.clipped_norm(10.0, 2.0) == pytest.approx(20 / (10 + 1e-6), rel=1e-15)
+    assert theory.clipped_norm(1.0, 2.0) == 1.0
+    assert theory.gd_step_factor(0.5, 1.0) == pytest.approx(0.5, rel=1e-15)
+    assert theory.gd_step_factor(0.5, 3.0) == pytest.approx(0.5, rel=1e-15)
+    assert theory.gd_step_factor(0.1, 30.0) == pytest.approx(2.0, rel=1e-14)
+    assert theory.inner_loop_factors([1.0, 3.0, -1.0], lr=0.5, steps=2) == pytest.approx(
+        [0.25, 0.25, 2.25], rel=1e-15)
+
+
+@pytest.mark.parametrize("w", [4.0, 6.2])
+def test_cliff_gradient_is_the_derivative_of_the_loss(w):
+    """Central finite difference of L(w) = (x_T − 0.7)², x_t = w σ(x_{t−1}) − 2.5, T = 12: the
+    step 10⁻⁶ leaves a truncation error of order 10⁻¹² relative to the curvature."""
+    def loss(v):
+        x = 0.5
+        for _ in range(12):
+            x = v * (1 / (1 + math.exp(-x))) - 2.5
+        return (x - 0.7) ** 2
+
+    h = 1e-6
+    numeric = (loss(w + h) - loss(w - h)) / (2 * h)
+    assert theory.cliff_gradient(w, steps=12) == pytest.approx(numeric, rel=1e-6, abs=1e-9)
+
+
+def test_readout_curvature_bound_is_attained_by_saturated_states():
+    """Hessian of the MSE of a linear read-out over (w, c) when every example has h = ±(1, …, 1):
+    (2/n) Σ [h; 1][h; 1]ᵀ, whose top eigenvalue is 2(hidden + 1) (all examples with h = +1)."""
+    hidden = 5
+    h = torch.ones(8, hidden, dtype=torch.float64)
+    target = torch.randn(8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+    def mse(params):
+        return ((h @ params[:hidden] + params[hidden] - target) ** 2).mean()
+
+    hessian = torch.autograd.functional.hessian(mse, torch.zeros(hidden + 1, dtype=torch.float64))
+    top = torch.linalg.eigvalsh(hessian).max().item()
+    assert theory.readout_curvature_bound(hidden) == pytest.approx(top, rel=1e-12)
+    assert top == pytest.approx(12.0, rel=1e-12)
+
+
+def test_normalisation_and_residual_growth_by_hand():
+    """Linear BN at batch 6: 4/3; ReLU: π/(π − 1). Residual, α = ½, He: 1 + ¼·4/2 = 3/2 per
+    block; LeCun (fan_gain 1): 1 + ¼/2 = 9/8. Paths through 4 blocks: C(4, k)."""
+    assert theory.batchnorm_gradient_growth("identity", 6) == pytest.approx(4 / 3, rel=1e-15)
+    assert theory.batchnorm_gradient_growth("relu") == pytest.approx(math.pi / (math.pi - 1),
+                                                                     rel=1e-15)
+    assert theory.residual_norm_growth(0.5, 3) == pytest.approx([1.0, 1.5, 2.25, 3.375],
+                                                                rel=1e-15)
+    assert theory.residual_norm_growth(0.5, 2, fan_gain=1.0) == pytest.approx(
+        [1.0, 1.125, 1.125**2], rel=1e-15)
+    assert theory.residual_norm_growth(1e3, 200)[-1] == math.inf
+    assert theory.path_length_counts(4) == [1, 4, 6, 4, 1]
+
+
+def test_steps_to_change_by_hand():
+    """fraction / (r (1 + fraction)): 0.5/(0.01 · 1.5) = 100/3."""
+    assert theory.steps_to_change(0.01, 0.5) == pytest.approx(100 / 3, rel=1e-14)
+    assert theory.steps_to_change(1e-3) == pytest.approx(0.1 / (1e-3 * 1.1), rel=1e-14)
+
+
+def _peak_by_walking_the_segments(steps, segment):
+    """The peak of live states, following the schedule step by step (not the closed form)."""
+    lengths = []
+    left = steps
+    while left > 0:
+        lengths.append(min(segment, left))
+        left -= lengths[-1]
+    return max(j + k for j, k in enumerate(lengths))  # j starts below segment j + 1
+
+
+@pytest.mark.parametrize("steps, segment", [(10, 3), (10, 4), (64, 8), (64, 6), (7, 7),
+                                            (10, 20), (1, 1), (9, 2)])
+def test_checkpoint_peak_states_by_walking_the_schedule(steps, segment):
+    """(10, 3): segments 3, 3, 3, 1, peak 2 + 3 = 5; (10, 4): 4, 4, 2, peak 1 + 4 = 5."""
+    assert theory.checkpoint_peak_states(steps, segment) == _peak_by_walking_the_segments(
+        steps, min(segment, steps))
+
+
+def test_checkpoint_best_segment_is_the_smallest_minimiser():
+    """T = 64: k = 6 … 11 all reach the minimum 15 (e.g. k = 6: 11 segments, 10 + 4 and 9 + 6),
+    k = 5 gives 16: the answer is 6. T = 16: k = 3, 4, 5 give 7, k = 2 gives 9: 3."""
+    assert theory.checkpoint_best_segment(64) == 6
+    assert theory.checkpoint_best_segment(16) == 3
+    assert theory.checkpoint_peak_states(64) == 64
+
+
+def test_maml_metagradient_is_autograds_through_the_inner_loop():
+    """Three explicit gradient steps on ½(θ − a)ᵀH(θ − a), outer loss ½‖θ₃ − b‖², differentiated
+    by autograd with respect to θ₀."""
+    g = torch.Generator().manual_seed(1)
+    m = torch.randn(3, 3, dtype=torch.float64, generator=g)
+    hessian = m @ m.T / 3
+    theta0, a, b = (torch.randn(3, dtype=torch.float64, generator=g) for _ in range(3))
+    theta = theta0.clone().requires_grad_(True)
+    t = theta
+    for _ in range(3):
+        t = t - 0.4 * hessian @ (t - a)
+    (grad,) = torch.autograd.grad(0.5 * ((t - b) ** 2).sum(), theta)
+    got = theory.maml_quadratic_metagradient(hessian, theta0, a, b, lr=0.4, steps=3)
+    assert torch.allclose(got, grad, rtol=0, atol=1e-13)
+
+
+def test_highway_gradient_decay_by_hand():
+    """b_T = ln 3: t = 3/4, per layer (1/4)² + (3/4)²·χ = 1/16 + 27/16 = 7/4 at χ = 3; a closed
+    gate (b_T = −800) passes the gradient untouched."""
+    got = theory.highway_gradient_decay(math.log(3), 2, chi_transform=3.0)
+    assert got == pytest.approx([1.75, math.sqrt(1.75), 1.0], rel=1e-13)
+    assert theory.highway_gradient_decay(-800.0, 3) == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_eigenvalue_for_horizon_by_hand():
+    """0.0625^(1/4) = 1/2."""
+    assert theory.eigenvalue_for_horizon(4, keep=0.0625) == pytest.approx(0.5, rel=1e-15)
+
+
+@pytest.mark.parametrize("z", [2.0, -2.0, 0.5, 8.0])
+def test_gradient_x_input_share_is_z_over_sinh_z(z):
+    """σ(z) − ½ = tanh(z/2)/2 and σ′(z) = (1 − tanh²(z/2))/4, so z σ′(z)/(σ(z) − ½) = z/sinh z,
+    even in z (outside the series branch |z| < 10⁻⁴)."""
+    assert theory.gradient_x_input_share(z) == pytest.approx(z / math.sinh(z), rel=1e-10)
