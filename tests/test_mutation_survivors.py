@@ -287,6 +287,76 @@ def test_doctor_text_table_and_summary():
     assert report.summary == "dead units: 1 of 2 layers (0); vanishing: 2 of 2 layers (0, 2)."
 
 
+# -- probe ----------------------------------------------------------------------------------------
+def _hand_forward(net, x, upto):
+    """h_upto of a plain vgcourse.mlp, written out: h ← φ(W h + b) with the registry's φ."""
+    h = x
+    for layer in net.hidden[:upto]:
+        h = vgcourse.get_activation(layer.activation_name).function(layer.linear(h))
+    return h
+
+
+def test_jacobian_spectrum_of_a_scaled_orthogonal_linear_net():
+    """Linear layers 0.5·Q, depth 3: J = Q₃Q₂Q₁/8, every singular value 1/8; a (1, n) input is
+    the same input, a batch of two is refused."""
+    net = vgcourse.mlp(3, 6, activation="identity", init="orthogonal", gain=0.5, seed=0,
+                       dtype=torch.float64)
+    x = torch.randn(6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    eighth = torch.full((6,), 0.125, dtype=torch.float64)
+    assert torch.allclose(vgcourse.probe.jacobian_spectrum(net, x), eighth, rtol=0, atol=1e-14)
+    assert torch.allclose(vgcourse.probe.jacobian_spectrum(net, x[None]), eighth, rtol=0,
+                          atol=1e-14)
+    with pytest.raises(ValueError, match="x has shape"):
+        vgcourse.probe.jacobian_spectrum(net, torch.zeros(2, 6, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_jacobian_spectra_are_the_svd_of_autograds_jacobian(activation):
+    """Each row l of jacobian_log_spectrum is log σ_i(∂h_l/∂x) of the written-out forward pass,
+    −inf exactly where σ_i = 0 (inactive ReLUs); jacobian_spectrum is the last row's σ_i."""
+    net = vgcourse.mlp(3, 5, activation=activation, init="he", seed=1, dtype=torch.float64)
+    x = torch.randn(5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    logs = vgcourse.probe.jacobian_log_spectrum(net, x)
+    assert logs.shape == (3, 5)
+    for layer in range(1, 4):
+        jac = torch.autograd.functional.jacobian(lambda v: _hand_forward(net, v, layer), x)
+        sv = torch.linalg.svdvals(jac)
+        zero = sv < 1e-12 * sv.max()
+        assert torch.equal(torch.isinf(logs[layer - 1]), zero)
+        assert torch.allclose(logs[layer - 1][~zero].exp(), sv[~zero], rtol=1e-10, atol=0)
+    assert torch.allclose(vgcourse.probe.jacobian_spectrum(net, x), sv, rtol=1e-10, atol=1e-13)
+
+
+def test_preactivation_moments_are_the_mean_squares_of_each_layers_input():
+    net = vgcourse.mlp(3, 4, activation="tanh", init="xavier", seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        for layer in net.hidden:
+            layer.linear.bias.fill_(0.3)
+    x = torch.randn(7, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    expected = []
+    h = x
+    for layer in net.hidden:
+        u = layer.linear(h).detach()
+        expected.append((u**2).mean().item())
+        h = torch.tanh(u)
+    assert vgcourse.probe.preactivation_moments(net, x) == pytest.approx(expected, rel=1e-12)
+
+
+def test_flat_gradient_and_cosine_by_hand():
+    """Gradients in parameter order, zeros for a parameter without one; cos((3, 4), (4, 3)) =
+    24/25."""
+    lin = nn.Linear(2, 3)
+    lin.weight.grad = torch.arange(6.0).view(3, 2)
+    flat = vgcourse.probe.flat_gradient(lin)
+    assert flat.dtype == torch.float64
+    assert flat.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 0.0, 0.0, 0.0]
+    assert vgcourse.probe.flat_gradient([lin.bias]).tolist() == [0.0, 0.0, 0.0]
+    assert vgcourse.probe.cosine(torch.tensor([3.0, 4.0]), torch.tensor([4.0, 3.0])) == (
+        pytest.approx(24 / 25, rel=1e-15))
+    with pytest.raises(ValueError, match="zero vector"):
+        vgcourse.probe.cosine(torch.zeros(2), torch.ones(2))
+
+
 # -- theory ---------------------------------------------------------------------------------------
 # References by an independent method: adaptive quadrature (scipy.integrate.quad) for Gaussian
 # integrals, brentq for fixed points, autograd or finite differences for derivatives, or values
