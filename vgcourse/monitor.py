@@ -9,7 +9,7 @@ by hand:
   step the optimiser (or the reader's own update) actually took;
 - per call of an activation module (a module called twice is measured twice): the mean and
   spread of its output, its saturated and dead fractions (the probe's and the doctor's one
-  definition: saturated where φ' < 5 % of sup|φ'|, dead where |φ'| ≤ 1e-3 of sup|φ'| on every
+  definition: saturated where φ' < 5 % of sup|φ'|, dead where abs(φ') ≤ 1e-3 of sup abs(φ') on every
   example of the batch), and histograms of its output h and of the gradient ∂L/∂h reaching it.
 
 The monitor only reads: it takes no random numbers and changes no parameter, gradient, buffer
@@ -362,7 +362,7 @@ class Monitor:
 
     @property
     def dead(self) -> list[list[float]]:
-        """Per recorded step, per call site: the share of dead units (|φ'| ≤ 1e-3 of its
+        """Per recorded step, per call site: the share of dead units (abs(φ') ≤ 1e-3 of its
         supremum on every example of the step's batch)."""
         return self._column(3)
 

@@ -525,9 +525,9 @@ def latching_under_noise(w: float, noise: float, steps: int, trials: int = 1000,
     The bit is the sign of ``h0``; every step adds independent noise ε_t ~ N(0, noise²). Over
     ``trials`` independent runs (float64, one seeded draw) it returns how reliably the bit is
     *stored*, the fraction of runs whose final state h_T still has the sign of h_0, and how
-    well it can be *learned*, the median over runs of |∂h_T/∂h_0| (by autograd along each
+    well it can be *learned*, the median over runs of abs(∂h_T/∂h_0) (by autograd along each
     noisy trajectory). Bengio et al. (1994) showed that the two are at odds: the noise is
-    forgotten only where |∂h_t/∂h_{t−1}| < 1, and there the gradient shrinks geometrically.
+    forgotten only where abs(∂h_t/∂h_{t−1}) < 1, and there the gradient shrinks geometrically.
 
     Parameters
     ----------
@@ -548,7 +548,7 @@ def latching_under_noise(w: float, noise: float, steps: int, trials: int = 1000,
     retained : float
         Fraction of runs with sign(h_T) = sign(h_0).
     gradient : float
-        Median over runs of |∂h_T/∂h_0|.
+        Median over runs of abs(∂h_T/∂h_0).
     """
     check_positive("noise", noise, allow_zero=True)
     check_int("steps", steps)

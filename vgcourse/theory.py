@@ -1,5 +1,9 @@
 """Analytic predictions the chapters draw over their measurements, each with its source.
 
+Grouped by topic, not by chapter (a law serves every chapter that measures it): signal
+propagation, initialisation, recurrence, step size and clipping, normalisation and residual
+connections, optimisation time, memory and meta-gradients, gates and linear recurrences.
+
 Conventions (Poole et al. 2016): weights W ~ N(0, σ_w²/n), biases ~ N(0, σ_b²), width n, depth L.
 ``q`` is the variance of a pre-activation unit; hidden layer l computes h_l = φ(u_l) with
 u_l = W_l h_{l-1} + b_l.
@@ -29,6 +33,7 @@ _W = torch.tensor(
 )
 
 
+# -- signal propagation: Gaussian averages, mean-field recursions, χ, Jacobians --------------------
 def gaussian_expectation(f, q: float) -> float:
     """E[f(√q·z)] for z ~ N(0, 1), by Gauss–Legendre quadrature on each half-line.
 
@@ -294,7 +299,7 @@ def sigmoid_tanh_scale_ratio(q_tanh: float) -> float:
     return 4 * math.sqrt(m / (1 + m))
 
 
-# -- Chapter 3: initialisation ----------------------------------------------------------------
+# -- initialisation and the edge of chaos: scheme variances, fan modes, LSUV, χ maps ----------
 
 def init_variance(
     scheme: str, fan_in: int, fan_out: int | None = None, gain: float = 1.0,
@@ -636,7 +641,7 @@ def critical_sigma_w(activation: str | Activation, sigma_b: float = 0.0, lo: flo
     return 0.5 * (lo + hi)
 
 
-# -- recurrent networks (chapter 7) -------------------------------------------------------------
+# -- recurrence: gradients through time, latching, task baselines ----------------------------------
 def rnn_gradient_bound(sigma_max: float, lag: int, gamma: float = 1.0) -> float:
     """Pascanu et al. (2013): ‖∂h_T/∂h_t‖ ≤ (γ·σ_max(W_hh))^(T−t) for h_t = φ(W_hh h_{t−1} + …).
 
@@ -705,7 +710,7 @@ def copy_baseline(delay: int, memory: int = 10, symbols: int = 8) -> float:
     return memory * math.log(symbols) / (delay + 2 * memory)
 
 
-# -- exploding gradients and clipping (chapter 4) -----------------------------------------------
+# -- step size, curvature and clipping -------------------------------------------------------------
 def clipped_norm(grad_norm: float, tau: float, eps: float = 1e-6) -> float:
     """Norm of a gradient after norm clipping at threshold τ (Pascanu et al. 2013).
 
@@ -771,7 +776,7 @@ def readout_curvature_bound(hidden: int) -> float:
     return 2.0 * (hidden + 1)
 
 
-# -- Normalisation and residual connections (chapters 5 and 6) ------------------------------------
+# -- normalisation and residual connections --------------------------------------------------------
 
 
 def batchnorm_gradient_growth(activation: str | Activation = "identity",
@@ -888,7 +893,7 @@ def path_length_counts(depth: int) -> list[int]:
     return [math.comb(depth, k) for k in range(depth + 1)]
 
 
-# -- what more steps can and cannot do (chapter 9) -----------------------------------------------
+# -- optimisation time: what more steps can and cannot do ------------------------------------------
 def steps_to_change(update_ratio: float, fraction: float = 0.1) -> float:
     """Fewest optimiser steps before a layer's weights can have changed by ``fraction``.
 
@@ -910,7 +915,7 @@ def steps_to_change(update_ratio: float, fraction: float = 0.1) -> float:
     return fraction / (update_ratio * (1 + fraction))
 
 
-# -- memory, meta-learning (chapter 12) ---------------------------------------------------------
+# -- memory of backpropagation through time, and meta-gradients ------------------------------------
 def checkpoint_peak_states(steps: int, segment: int | None = None) -> int:
     """Peak hidden states kept for backpropagation through ``steps`` steps, checkpointing every
     ``segment`` steps (Chen et al. 2016); ``None`` keeps all ``steps`` of them.
@@ -944,7 +949,7 @@ def checkpoint_best_segment(steps: int) -> int:
 
 
 def inner_loop_factors(curvatures, lr: float, steps: int) -> list[float]:
-    """|1 − α·λ|^K for each curvature λ: how MAML's meta-gradient is scaled along each
+    """abs(1 − α·λ)^K for each curvature λ: how MAML's meta-gradient is scaled along each
     eigenvector of a quadratic inner loss after K inner gradient steps (Finn et al. 2017).
 
     On L_in(θ) = ½ (θ − a)ᵀ H (θ − a) each inner step multiplies θ − a by (I − αH), so
@@ -997,7 +1002,7 @@ def maml_quadratic_metagradient(hessian: torch.Tensor, theta0: torch.Tensor, a: 
     return power @ (theta_k - b)
 
 
-# -- architectures after the classic fixes (chapter 11) ------------------------------------------
+# -- gates and linear recurrences: highway layers, eigenvalues for a horizon -----------------------
 def highway_gradient_decay(gate_bias: float, depth: int, chi_transform: float = 1.0) -> list[float]:
     """Predicted ‖∂(v·x_L)/∂x_l‖ for l = 0..L in a highway network, relative to l = L.
 
