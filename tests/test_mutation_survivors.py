@@ -319,7 +319,8 @@ def test_jacobian_spectra_are_the_svd_of_autograds_jacobian(activation):
     logs = vgcourse.probe.jacobian_log_spectrum(net, x)
     assert logs.shape == (3, 5)
     for layer in range(1, 4):
-        jac = torch.autograd.functional.jacobian(lambda v: _hand_forward(net, v, layer), x)
+        jac = torch.autograd.functional.jacobian(
+            lambda v, upto=layer: _hand_forward(net, v, upto), x)
         sv = torch.linalg.svdvals(jac)
         zero = sv < 1e-12 * sv.max()
         assert torch.equal(torch.isinf(logs[layer - 1]), zero)
