@@ -503,7 +503,7 @@ def test_every_registered_exercise_is_tested():
 
     registered = set(vgcourse.exercises())
     tables = {"REFERENCES": {r[0] for r in REFERENCES}, "WRONG": {r[0] for r in WRONG}}
-    chapter_tests = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_ch*.py"))
+    chapter_tests = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_ch[0-9]*.py"))
     for table, rows in tables.items():
         assert not rows - registered, f"{table} names unregistered {sorted(rows - registered)}"
         for exercise in sorted(registered - rows):
