@@ -175,7 +175,7 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target=None,
     IG_i(x) = (x_i − x'_i) ∫₀¹ ∂f/∂x_i (x' + α(x − x')) dα, with the integral taken by the
     midpoint rule at α_k = (k − ½)/m, k = 1..m. The attributions sum to f(x) − f(x')
     (completeness), up to the midpoint rule's error, at most
-    max|g''|/(24 m²) for g(α) = f(x' + α(x − x')) (see :func:`riemann_error_bound`).
+    max abs(g'')/(24 m²) for g(α) = f(x' + α(x − x')) (see :func:`riemann_error_bound`).
 
     Parameters
     ----------
@@ -212,11 +212,11 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target=None,
 
 
 def riemann_error_bound(second_derivative_bound: float, steps: int) -> float:
-    """The midpoint rule's worst-case error on [0, 1]: M/(24 m²) for |g''| ≤ M and m points.
+    """The midpoint rule's worst-case error on [0, 1]: M/(24 m²) for abs(g'') ≤ M and m points.
 
     This bounds how far the sum of :func:`integrated_gradients` may lie from f(x) − f(x'),
     with M a bound on the second derivative of f along the path. For a sigmoid unit
-    f = σ(w·x + c), g''(α) = (w·(x − x'))² σ''(·) and |σ''| ≤ 1/(6√3), so
+    f = σ(w·x + c), g''(α) = (w·(x − x'))² σ''(·) and abs(σ'') ≤ 1/(6√3), so
     M = (w·(x − x'))²/(6√3).
 
     Examples
