@@ -525,3 +525,11 @@ def test_model_hooks_and_modes_are_left_alone(batch):
     assert len(model[0]._forward_hooks) == 1 and not model[0]._forward_pre_hooks
     assert not any(m._forward_pre_hooks for m in model.modules())
     handle.remove()
+
+
+def test_an_input_of_the_wrong_width_names_x_and_its_shape():
+    """Issue 14: torch's RuntimeError from deep in the forward pass becomes a ValueError that
+    names the argument, its shape and the model."""
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    with pytest.raises(ValueError, match=r"x of shape \(16, 5\).*model=Sequential"):
+        diagnose(model, torch.randn(16, 5), torch.randn(16, 1))

@@ -493,7 +493,12 @@ def _forward_backward(modules, groups, x, y, loss_fn, loss_name):
         for module in modules:
             if is_activation_module(module):
                 hooks.append(module.register_forward_hook(after_activation))
-        output = modules[0](x)
+        try:
+            output = modules[0](x)
+        except RuntimeError as error:  # a shape or dtype mismatch deep inside torch
+            raise ValueError(f"x of shape {tuple(x.shape)} and dtype {x.dtype} does not fit "
+                             f"model={type(modules[0]).__name__}: the forward pass failed "
+                             f"with: {error}") from error
         fn, target = _resolve_loss(loss_fn, loss_name, output, y)
         loss = check_loss_value(fn(output, target), loss_fn, argument="loss_fn")
     finally:
