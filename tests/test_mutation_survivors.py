@@ -287,6 +287,77 @@ def test_doctor_text_table_and_summary():
     assert report.summary == "dead units: 1 of 2 layers (0); vanishing: 2 of 2 layers (0, 2)."
 
 
+class _Attention(nn.Module):
+    """One attention layer and a read-out, plus a linear layer and an embedding never called."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(4, 1, dtype=torch.float64)
+        self.head = nn.Linear(12, 1, dtype=torch.float64)
+        self.unused = nn.Linear(2, 2, dtype=torch.float64)
+        self.emb = nn.Embedding(5, 2, dtype=torch.float64)
+
+    def forward(self, x):
+        out, _ = self.attn(x, x, x)
+        return self.head(out.transpose(0, 1).flatten(1))
+
+
+def test_doctor_splits_in_proj_into_thirds_and_names_unused_layers():
+    """in_proj_weight (12 × 4) is q, k, v: rows 0–3, 4–7, 8–11, each group's gradient norm that
+    of its rows (autograd). A layer and an embedding never called take no part in the loss: no
+    gradient, and the embedding uses no rows, so its weight norm is 0."""
+    torch.manual_seed(0)
+    model = _Attention()
+    x = torch.randn(3, 2, 4, dtype=torch.float64)  # (length, batch, features)
+    y = torch.randn(2, 1, dtype=torch.float64)
+    (grad,) = torch.autograd.grad(F.mse_loss(model(x), y), [model.attn.in_proj_weight])
+    report = {r.name: r for r in diagnose(model, x, y).layers}
+    for i, name in enumerate("qkv"):
+        row = report[f"attn.{name}"]
+        assert row.parameters == [f"in_proj_weight[{4 * i}:{4 * i + 4}]",
+                                  f"in_proj_bias[{4 * i}:{4 * i + 4}]"]
+        assert row.grad_norm == pytest.approx(grad[4 * i:4 * i + 4].norm().item(), rel=1e-12)
+    for name in ("unused", "emb"):
+        assert report[name].grad_norm == 0.0
+        assert report[name].findings == ["vanishing"]
+        assert report[name].reasons == ["this layer takes no part in the loss"]
+    assert report["emb"].weight_norm == 0.0
+    assert report["unused"].weight_norm == pytest.approx(
+        model.unused.weight.norm().item(), rel=1e-12)
+
+
+def test_doctor_ratios_are_judged_whatever_the_weight_scale():
+    """Three linear layers, every weight norm below 1: W₁ = ½I, W₂ = 10⁻³I, W₃ = ½(1, 1). The
+    first layer's gradient-to-weight ratio is about 10⁵ below the second's (vanishing), the
+    second's about 10⁵ above the read-out's (exploding): the verdicts depend on ratios only,
+    not on a weight norm or a read-out ratio above 1."""
+    model = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Linear(2, 2, bias=False),
+                          nn.Linear(2, 1, bias=False)).double()
+    with torch.no_grad():
+        model[0].weight.copy_(0.5 * torch.eye(2))
+        model[1].weight.copy_(1e-3 * torch.eye(2))
+        model[2].weight.fill_(0.5)
+    x = torch.tensor([[1.0, 2.0], [-1.0, 0.5], [0.3, -0.2]], dtype=torch.float64)
+    y = torch.tensor([[1.0], [2.0], [-1.0]], dtype=torch.float64)
+    first, second, readout = diagnose(model, x, y).layers
+    assert max(r.weight_norm for r in (first, second, readout)) < 1
+    assert readout.grad_to_weight < 1
+    assert second.grad_to_weight / first.grad_to_weight > 1e4
+    assert second.grad_to_weight / readout.grad_to_weight > 1e4
+    assert "vanishing" in first.findings and "exploding" not in first.findings
+    assert "exploding" in second.findings
+    assert "exploding" not in readout.findings
+
+
+def test_doctor_through_time_of_two_steps():
+    """Two steps: the per-step factor is the ratio itself, ρ."""
+    x = torch.full((3, 2, 1), 0.7, dtype=torch.float64)
+    report = diagnose(_LastStep(0.5, batch_first=True), x, torch.zeros(3, 1, dtype=torch.float64))
+    (time,) = report.through_time
+    assert time.per_step_factor == pytest.approx(0.5, rel=1e-12)
+    assert time.first_to_last == pytest.approx(0.5, rel=1e-12)
+
+
 # -- probe ----------------------------------------------------------------------------------------
 def _hand_forward(net, x, upto):
     """h_upto of a plain vgcourse.mlp, written out: h ← φ(W h + b) with the registry's φ."""
@@ -323,7 +394,7 @@ def test_jacobian_spectra_are_the_svd_of_autograds_jacobian(activation):
             lambda v, upto=layer: _hand_forward(net, v, upto), x)
         sv = torch.linalg.svdvals(jac)
         zero = sv < 1e-12 * sv.max()
-        assert torch.equal(torch.isinf(logs[layer - 1]), zero)
+        assert torch.equal(logs[layer - 1] == -math.inf, zero)
         assert torch.allclose(logs[layer - 1][~zero].exp(), sv[~zero], rtol=1e-10, atol=0)
     assert torch.allclose(vgcourse.probe.jacobian_spectrum(net, x), sv, rtol=1e-10, atol=1e-13)
 
@@ -356,6 +427,51 @@ def test_flat_gradient_and_cosine_by_hand():
         pytest.approx(24 / 25, rel=1e-15))
     with pytest.raises(ValueError, match="zero vector"):
         vgcourse.probe.cosine(torch.zeros(2), torch.ones(2))
+
+
+def test_dead_threshold_is_a_thousandth_of_the_sigmoid_peak():
+    """Sigmoid units with zero weights and biases 7.6, 7.6, 9, 0: slopes 5.0·10⁻⁴, 5.0·10⁻⁴,
+    1.2·10⁻⁴, 1/4 on every example. Dead means abs(φ') ≤ 10⁻³ × sup σ' = 2.5·10⁻⁴: one unit of
+    four, in the probe and in the doctor (without the × sup, or at 2·10⁻³, three)."""
+    model = vgcourse.mlp(2, 4, in_features=1, out_features=1, activation="sigmoid", seed=0,
+                         dtype=torch.float64)
+    with torch.no_grad():
+        model.hidden[0].linear.weight.zero_()
+        model.hidden[0].linear.bias.copy_(torch.tensor([7.6, 7.6, 9.0, 0.0]))
+    x = torch.linspace(-1, 1, 5, dtype=torch.float64).unsqueeze(1)
+    y = torch.zeros(5, 1, dtype=torch.float64)
+    assert vgcourse.gradient_flow(model, x, y).dead_fraction[0] == 0.25
+    assert diagnose(model, x, y).layers[0].dead_fraction == 0.25
+
+
+def test_layer_ratios_of_a_scaled_orthogonal_linear_net():
+    """Each linear layer 0.5·Q multiplies the gradient by 0.5 on its way down: every ratio
+    ‖∂L/∂h_{l−1}‖/‖∂L/∂h_l‖ is 0.5."""
+    net = vgcourse.mlp(4, 6, activation="identity", init="orthogonal", gain=0.5, seed=0,
+                       dtype=torch.float64)
+    x, y = vgcourse.data.gaussian_batch(batch=8, features=6, seed=0)
+    ratios = vgcourse.gradient_flow(net, x.double(), y.double()).layer_ratios()
+    assert ratios == pytest.approx([0.5, 0.5, 0.5], rel=1e-12)
+
+
+def test_jacobian_log_spectrum_of_a_narrow_input_and_a_dead_unit():
+    """Input width 3 into width 5, unit 0 of layer 1 forced off (bias −100): the spectrum has 3
+    columns (the input's width, not the layers'), each row the SVD of autograd's 5 × 3 Jacobian
+    of that layer, −inf exactly where a singular value is 0."""
+    net = vgcourse.mlp(3, 5, in_features=3, activation="relu", init="he", seed=3,
+                       dtype=torch.float64)
+    with torch.no_grad():
+        net.hidden[0].linear.bias[0] = -100.0
+    x = torch.randn(3, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    logs = vgcourse.probe.jacobian_log_spectrum(net, x)
+    assert logs.shape == (3, 3)
+    for layer in range(1, 4):
+        jac = torch.autograd.functional.jacobian(
+            lambda v, upto=layer: _hand_forward(net, v, upto), x)
+        sv = torch.linalg.svdvals(jac)
+        zero = sv < 1e-12 * sv.max()
+        assert torch.equal(logs[layer - 1] == -math.inf, zero)
+        assert torch.allclose(logs[layer - 1][~zero].exp(), sv[~zero], rtol=1e-10, atol=0)
 
 
 # -- theory ---------------------------------------------------------------------------------------

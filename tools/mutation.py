@@ -145,6 +145,28 @@ EQUIVALENT = [
          after="slope <= SATURATION_THRESHOLD * act.derivative_sup", line="slope < SATURATION",
          reason="a slope exactly 5 % of the supremum (e.g. 1 − tanh²(u) = 0.05) is not hit by "
                 "any float pre-activation tested or met in practice"),
+    dict(module="doctor", operator="constant", before="0", after="1",
+         line="activation_calls: int = 0",
+         reason="a dataclass default the doctor never uses: every LayerReport it builds sets "
+                "activation_calls"),
+    dict(module="doctor", operator="compare Lt->LtE",
+         before="r.activation_std * RATIO_SPREAD < signal",
+         after="r.activation_std * RATIO_SPREAD <= signal", line="RATIO_SPREAD < signal",
+         reason="a layer's std exactly 1/100 of the first layer's does not occur"),
+    dict(module="doctor", operator="compare Gt->GtE",
+         before="r.grad_to_weight > RATIO_SPREAD * out_ratio",
+         after="r.grad_to_weight >= RATIO_SPREAD * out_ratio", line="> RATIO_SPREAD * out_ratio",
+         reason="a gradient-to-weight ratio exactly 100× the read-out's does not occur"),
+    dict(module="doctor", operator="compare Gt->GtE",
+         before="reference / r.grad_to_weight > RATIO_SPREAD",
+         after="reference / r.grad_to_weight >= RATIO_SPREAD", line="> RATIO_SPREAD",
+         reason="a ratio exactly 100× below the best layer's does not occur"),
+    dict(module="doctor", operator="compare Gt->GtE", before="ratio > RATIO_SPREAD",
+         after="ratio >= RATIO_SPREAD", line="ratio > RATIO_SPREAD",
+         reason="a first/last step gradient ratio of exactly 100 does not occur"),
+    dict(module="doctor", operator="compare Lt->LtE", before="ratio < 1 / RATIO_SPREAD",
+         after="ratio <= 1 / RATIO_SPREAD", line="ratio < 1 / RATIO_SPREAD",
+         reason="a first/last step gradient ratio of exactly 1/100 does not occur"),
 ]
 # Shared test helpers (conftest.py, and every tests/_*.py such as _book.py) are copied too.
 COPY_TESTS = ["tests/conftest.py", "tests/__init__.py"]
