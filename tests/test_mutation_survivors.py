@@ -1,6 +1,7 @@
 """Tests written against mutants that survived ``make mutation`` (tools/mutation.py): each pins a
 behaviour the other unit tests left free. The mutant each one kills is named in its docstring."""
 
+import json
 import math
 
 import pytest
@@ -472,6 +473,61 @@ def test_jacobian_log_spectrum_of_a_narrow_input_and_a_dead_unit():
         zero = sv < 1e-12 * sv.max()
         assert torch.equal(logs[layer - 1] == -math.inf, zero)
         assert torch.allclose(logs[layer - 1][~zero].exp(), sv[~zero], rtol=1e-10, atol=0)
+
+
+# -- assign (the student edition) -----------------------------------------------------------------
+def _tiny_book(root):
+    """A two-page book: an intro, chapter 1 with one exercise region and a solution cell, and
+    the instructors' page, which the student edition drops."""
+    import nbformat
+
+    (root / "book").mkdir(parents=True)
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    (root / "book" / "instructors.md").write_text("# For instructors\n")
+    (root / "_config.yml").write_text("title: Tiny\nlaunch_buttons:\n  colab_url: x\n")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n"
+                                   "- file: book/01_x\n- file: book/instructors\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 1. X"),
+                nbformat.v4.new_code_cell("import numpy.linalg as la\nimport os.path\n"
+                                          "### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION"),
+                nbformat.v4.new_code_cell("print('leaked')", metadata={"tags": ["solution"]}),
+                nbformat.v4.new_code_cell("vgcourse.check('01-x', answer)")]
+    nbformat.write(nb, root / "book" / "01_x.ipynb")
+
+
+def test_student_site_writes_the_book_without_instructors_and_solutions(tmp_path):
+    import yaml
+
+    from vgcourse.authoring.assign import student_site
+
+    root, target = tmp_path / "src", tmp_path / "site"
+    _tiny_book(root)
+    written = student_site(target, root)
+    assert written == [target / "book" / "01_x.ipynb"]
+    assert (target / "book" / "intro.md").read_text() == "# Intro\n"
+    toc = yaml.safe_load((target / "_toc.yml").read_text())
+    assert toc["chapters"] == [{"file": "book/01_x"}]
+    config = yaml.safe_load((target / "_config.yml").read_text())
+    assert config["title"] == "Tiny (student edition)" and config["launch_buttons"] == {}
+    student = json.loads(written[0].read_text())
+    sources = ["".join(c["source"]) for c in student["cells"]]
+    assert len(sources) == 3 and "leaked" not in "".join(sources)
+    assert "answer = ..." in sources[1] and "42" not in sources[1]
+    with pytest.raises(ValueError, match="would overwrite the book"):
+        student_site(root, root)
+
+
+def test_command_line_counts_stubs_and_removed_cells(tmp_path, capsys):
+    from vgcourse.authoring.assign import main
+
+    _tiny_book(tmp_path)
+    path = tmp_path / "book" / "01_x.ipynb"
+    assert main(["--mark", str(path)]) == 0
+    assert main(["--out", str(tmp_path / "out"), str(path)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line == (f"{tmp_path / 'out' / '01_x.ipynb'}: 1 solution region cell(s) stubbed, "
+                    "1 solution cell(s) removed, 1 self-check(s) kept")
 
 
 # -- theory ---------------------------------------------------------------------------------------

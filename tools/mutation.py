@@ -98,7 +98,8 @@ MODULES = {
     "explore": ("exploring.py", ["tests/test_explore.py", "tests/test_references.py",
                                  "tests/test_mutation_survivors.py"]),
     "check": ("checking.py", ["tests/test_checks.py"]),
-    "assign": ("authoring/assign.py", ["tests/test_assign.py"]),
+    "assign": ("authoring/assign.py", ["tests/test_assign.py",
+                                       "tests/test_mutation_survivors.py"]),
 }
 # Extra pytest arguments per module (see the module docstring for why).
 PYTEST_ARGS = {
