@@ -335,3 +335,10 @@ def test_lsuv_sigma_w_by_hand():
     z = torch.randn(2_000_000, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     assert theory.lsuv_sigma_w("tanh") ** 2 == pytest.approx(float(1 / (torch.tanh(z) ** 2).mean()),
                                                             rel=3e-3)
+
+
+@pytest.mark.parametrize("z", [1e-5, -3e-5, 2e-4, 0.5, 3.0, -7.0])
+def test_gradient_x_input_share_is_z_over_sinh_z(z):
+    """σ'(z) = ¼ sech²(z/2) and σ(z) − ½ = ½ tanh(z/2), so the share z σ'(z)/(σ(z) − ½) is
+    z / sinh z exactly (its series below 1e-4 is 1 − z²/6, not 1 − z²/12)."""
+    assert theory.gradient_x_input_share(z) == pytest.approx(z / math.sinh(z), rel=1e-12, abs=0)

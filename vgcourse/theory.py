@@ -1072,7 +1072,7 @@ def gradient_x_input_share(z: float) -> float:
     """
     if isinstance(z, bool) or not isinstance(z, (int, float)) or not math.isfinite(z):
         raise ValueError(f"z={z!r} is not allowed; expected a finite number.")
-    if abs(z) < 1e-4:  # z σ'(z) / (σ(z) − ½) = 1 − z²/12 + O(z⁴)
-        return 1 - z * z / 12
+    if abs(z) < 1e-4:  # z σ'(z) / (σ(z) − ½) = z / sinh z = 1 − z²/6 + O(z⁴)
+        return 1 - z * z / 6
     s = 1 / (1 + math.exp(-abs(z)))
     return abs(z) * s * (1 - s) / (s - 0.5)

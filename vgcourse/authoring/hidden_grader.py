@@ -24,20 +24,21 @@ from pathlib import Path
 REFERENCE = Path(__file__).resolve().parent / "vgcourse_reference"
 
 
-def fresh_checkers(reference=REFERENCE):
+def fresh_checkers(reference=None):
     """The checkers and the ``Wrong`` exception, loaded afresh from ``reference``.
 
     Parameters
     ----------
-    reference : path-like
-        A copy of the ``vgcourse`` package folder (``checks/`` and what it imports).
+    reference : path-like, optional
+        A copy of the ``vgcourse`` package folder (``checks/`` and what it imports); default
+        ``REFERENCE``, the copy beside this module in the course's ``autograder/`` folder.
 
     Returns
     -------
     tuple (dict, type)
         ``{exercise: checker}`` and the ``Wrong`` class those checkers raise.
     """
-    reference = Path(reference)
+    reference = REFERENCE if reference is None else Path(reference)
     if not (reference / "checks" / "__init__.py").is_file():
         raise ValueError(f"reference={str(reference)!r} holds no checks/__init__.py; expected "
                          "the package copy that make nbgrader writes.")
