@@ -382,21 +382,28 @@ def test_jacobian_spectrum_of_a_scaled_orthogonal_linear_net():
         vgcourse.probe.jacobian_spectrum(net, torch.zeros(2, 6, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("activation", ["tanh", "relu"])
-def test_jacobian_spectra_are_the_svd_of_autograds_jacobian(activation):
+def _assert_log_spectrum_is_the_svd(net, x, shape):
     """Each row l of jacobian_log_spectrum is log σ_i(∂h_l/∂x) of the written-out forward pass,
-    −inf exactly where σ_i = 0 (inactive ReLUs); jacobian_spectrum is the last row's σ_i."""
-    net = vgcourse.mlp(3, 5, activation=activation, init="he", seed=1, dtype=torch.float64)
-    x = torch.randn(5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    −inf exactly where σ_i = 0; returns the last layer's σ_i."""
     logs = vgcourse.probe.jacobian_log_spectrum(net, x)
-    assert logs.shape == (3, 5)
-    for layer in range(1, 4):
+    assert logs.shape == shape
+    for layer in range(1, shape[0] + 1):
         jac = torch.autograd.functional.jacobian(
             lambda v, upto=layer: _hand_forward(net, v, upto), x)
         sv = torch.linalg.svdvals(jac)
         zero = sv < 1e-12 * sv.max()
         assert torch.equal(logs[layer - 1] == -math.inf, zero)
         assert torch.allclose(logs[layer - 1][~zero].exp(), sv[~zero], rtol=1e-10, atol=0)
+    return sv
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_jacobian_spectra_are_the_svd_of_autograds_jacobian(activation):
+    """Each row l of jacobian_log_spectrum is log σ_i(∂h_l/∂x) of the written-out forward pass,
+    −inf exactly where σ_i = 0 (inactive ReLUs); jacobian_spectrum is the last row's σ_i."""
+    net = vgcourse.mlp(3, 5, activation=activation, init="he", seed=1, dtype=torch.float64)
+    x = torch.randn(5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    sv = _assert_log_spectrum_is_the_svd(net, x, (3, 5))
     assert torch.allclose(vgcourse.probe.jacobian_spectrum(net, x), sv, rtol=1e-10, atol=1e-13)
 
 
@@ -464,15 +471,7 @@ def test_jacobian_log_spectrum_of_a_narrow_input_and_a_dead_unit():
     with torch.no_grad():
         net.hidden[0].linear.bias[0] = -100.0
     x = torch.randn(3, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
-    logs = vgcourse.probe.jacobian_log_spectrum(net, x)
-    assert logs.shape == (3, 3)
-    for layer in range(1, 4):
-        jac = torch.autograd.functional.jacobian(
-            lambda v, upto=layer: _hand_forward(net, v, upto), x)
-        sv = torch.linalg.svdvals(jac)
-        zero = sv < 1e-12 * sv.max()
-        assert torch.equal(logs[layer - 1] == -math.inf, zero)
-        assert torch.allclose(logs[layer - 1][~zero].exp(), sv[~zero], rtol=1e-10, atol=0)
+    _assert_log_spectrum_is_the_svd(net, x, (3, 3))
 
 
 # -- assign (the student edition) -----------------------------------------------------------------

@@ -345,16 +345,20 @@ def _float64_copy(model: nn.Module) -> nn.Module:
 
 
 # -- normalisation-free residual networks ----------------------------------------------------
+def _submodules(model, kind: type, expected: str) -> list:
+    """The modules of type ``kind`` inside ``model``, or a ValueError naming what was expected."""
+    found = [m for m in model.modules() if isinstance(m, kind)] \
+        if isinstance(model, nn.Module) else []
+    if not found:
+        raise ValueError(f"model={type(model).__name__} is not allowed; expected {expected}.")
+    return found
+
+
 def _blocks(model: nn.Module) -> list:
     from .models import ResidualBlock
 
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model={type(model).__name__} is not allowed; expected a residual "
-                         "network built by vgcourse.mlp(..., residual=True).")
-    blocks = [m for m in model.modules() if isinstance(m, ResidualBlock)]
-    if not blocks:
-        raise ValueError(f"model={type(model).__name__} is not allowed; expected a residual "
-                         "network built by vgcourse.mlp(..., residual=True).")
+    blocks = _submodules(model, ResidualBlock,
+                         "a residual network built by vgcourse.mlp(..., residual=True)")
     if any(b.normalised for b in blocks):
         raise ValueError("model with normalisation layers is not allowed; expected "
                          "vgcourse.mlp(..., residual=True, norm=None).")
@@ -579,13 +583,7 @@ def learn_activation(model: nn.Module, name: str, value: float | None = None) ->
     from .models import HiddenLayer
 
     check_choice("name", name, PARAMETRIC)
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model={type(model).__name__} is not allowed; expected a plain MLP "
-                         "built by vgcourse.mlp.")
-    layers = [m for m in model.modules() if isinstance(m, HiddenLayer)]
-    if not layers:
-        raise ValueError(f"model={type(model).__name__} is not allowed; expected a plain MLP "
-                         "built by vgcourse.mlp.")
+    layers = _submodules(model, HiddenLayer, "a plain MLP built by vgcourse.mlp")
     start = (0.25 if name == "prelu" else 1.0) if value is None else _check_finite("value", value)
     weight = layers[0].linear.weight
     for layer in layers:
