@@ -344,19 +344,28 @@ def test_axe_finds_no_serious_or_critical_violation(visit, html, page):
 
     if not AXE.exists():
         skip_or_fail(f"axe-core is not installed at {AXE}; run `make axe` (needs npm)")
-    tab = visit(page).page
+    violations = axe_violations(visit(page).page)
+    out = html.parent / "axe"
+    out.mkdir(exist_ok=True)
+    (out / f"{page.name}.json").write_text(json.dumps(violations, indent=1))
+    assert_nothing_grave(violations, page.html)
+
+
+def axe_violations(tab) -> list[dict]:
+    """axe-core's violations on the loaded page ``tab`` (id, impact, help, first nodes, count)."""
     if not tab.evaluate("() => typeof window.axe !== 'undefined'"):
         tab.add_script_tag(path=str(AXE))
-    violations = tab.evaluate("""async () => {
+    return tab.evaluate("""async () => {
       const r = await axe.run(document, {resultTypes: ["violations"]});
       return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
         nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ")), count: v.nodes.length}));
     }""")
-    out = html.parent / "axe"
-    out.mkdir(exist_ok=True)
-    (out / f"{page.name}.json").write_text(json.dumps(violations, indent=1))
+
+
+def assert_nothing_grave(violations: list[dict], where: str) -> None:
+    """No serious or critical axe finding; the message lists each with its first nodes."""
     grave = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert not grave, f"{page.html}: " + "\n".join(
+    assert not grave, f"{where}: " + "\n".join(
         f"{v['impact']} {v['id']} ({v['count']}×): {v['help']} — {v['nodes']}" for v in grave)
 
 

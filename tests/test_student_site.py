@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 from _book import serve, skip_or_fail
-from test_browser import AXE, browser, open_page  # noqa: F401  (browser is a fixture)
+from test_browser import (  # noqa: F401  (browser is a fixture)
+    AXE,
+    assert_nothing_grave,
+    axe_violations,
+    browser,
+    open_page,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = "book/01_mathematics"
@@ -75,14 +81,6 @@ def test_axe_finds_no_serious_or_critical_violation_on_the_student_site(
     # the page's own load is clean (checked before axe runs: axe fetches the stylesheets again
     # to inspect them and resolves the theme's @import relative to the page, a harmless 404)
     assert not visit.errors and not visit.remote, (visit.errors, visit.remote)
-    tab = visit.page
-    tab.add_script_tag(path=str(AXE))
-    violations = tab.evaluate("""async () => {
-      const r = await axe.run(document, {resultTypes: ["violations"]});
-      return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-        nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ")), count: v.nodes.length}));
-    }""")
-    tab.close()
-    grave = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert not grave, f"{page}: " + "\n".join(
-        f"{v['impact']} {v['id']} ({v['count']}×): {v['help']} — {v['nodes']}" for v in grave)
+    violations = axe_violations(visit.page)
+    visit.page.close()
+    assert_nothing_grave(violations, page)
