@@ -87,3 +87,19 @@ def check_device(name: str, value) -> None:
             reason = str(error).split("\n")[0]
     raise ValueError(f"{name}={value!r} is not allowed; expected None, a torch.device or a "
                      f"device string of an available device such as 'cpu' ({reason}).")
+
+
+def check_groups(groups, channels: int, mode_name: str, mode: str) -> None:
+    """``groups`` for a normalisation over channel groups: required, and a divisor of
+    ``channels``, when ``mode == "group"``; not allowed with any other mode."""
+    if mode == "group":
+        if groups is None:
+            raise ValueError(f"groups=None is not allowed with {mode_name}='group'; expected a "
+                             f"divisor of the {channels} channels.")
+        check_int("groups", groups)
+        if channels % groups:
+            raise ValueError(f"groups={groups!r} is not allowed; expected a divisor of the "
+                             f"{channels} channels.")
+    elif groups is not None:
+        raise ValueError(f"groups={groups!r} is only used with {mode_name}='group', not "
+                         f"{mode_name}={mode!r}.")

@@ -20,6 +20,7 @@ from ._validation import (
     check_choice,
     check_device,
     check_dtype,
+    check_groups,
     check_int,
     check_positive,
     check_seed,
@@ -430,16 +431,7 @@ def conv_net(
     check_bool("residual", residual)
     check_seed("seed", seed)
     check_dtype("dtype", dtype)
-    if norm == "group":
-        if groups is None:
-            raise ValueError("groups=None is not allowed with norm='group'; expected a divisor "
-                             f"of channels={channels}.")
-        check_int("groups", groups)
-        if channels % groups:
-            raise ValueError(f"groups={groups!r} is not allowed; expected a divisor of "
-                             f"channels={channels}.")
-    elif groups is not None:
-        raise ValueError(f"groups={groups!r} is only used with norm='group', not norm={norm!r}.")
+    check_groups(groups, channels, "norm", norm)
     if residual and depth % 2:
         raise ValueError(f"depth={depth!r} is not allowed with residual=True; expected an even "
                          "number of convolutions (two per block).")

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_int, check_positive, check_seed
+from ._validation import check_choice, check_groups, check_int, check_positive, check_seed
 
 
 def _check_2d(name: str, x: torch.Tensor) -> None:
@@ -199,16 +199,7 @@ def statistic_index(shape, kind: str, groups: int | None = None) -> torch.Tensor
     n, c = shape[0], shape[1]
     example = torch.arange(n).view(n, 1, 1, 1)
     channel = torch.arange(c).view(1, c, 1, 1)
-    if kind == "group":
-        if groups is None:
-            raise ValueError("groups=None is not allowed for kind='group'; expected the number "
-                             "of channel groups, a divisor of C.")
-        check_int("groups", groups)
-        if c % groups:
-            raise ValueError(f"groups={groups!r} is not allowed; expected a divisor of the "
-                             f"{c} channels.")
-    elif groups is not None:
-        raise ValueError(f"groups={groups!r} is only used with kind='group', not kind={kind!r}.")
+    check_groups(groups, c, "kind", kind)
     if kind == "batch":
         index = channel + 0 * example
     elif kind == "layer":
