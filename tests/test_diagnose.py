@@ -272,6 +272,27 @@ def test_every_parameter_is_examined_and_grouped_by_owner():
     assert report.through_time[0].verdict == "not judged"
 
 
+def test_attention_rows_are_split_into_q_k_v_and_out_proj_follows_them():
+    """The report lists an attention's q, k, v and then its functionally applied out_proj, in
+    call order; each of q, k, v carries the gradient norm of its own third of
+    ``in_proj_weight`` (a group's norms are over its matrices), computed here with autograd."""
+    torch.manual_seed(0)
+    lm = TransformerLM(layers=1)
+    x, y = tokens()
+    names = [r.name for r in diagnose(lm, x, y).layers]
+    start = names.index("blocks.0.attn.q")
+    assert names[start:start + 4] == ["blocks.0.attn.q", "blocks.0.attn.k", "blocks.0.attn.v",
+                                      "blocks.0.attn.out_proj"]
+    report = {r.name: r for r in diagnose(lm, x, y).layers}
+    loss = nn.functional.cross_entropy(lm(x).reshape(-1, 50), y)
+    attn = lm.blocks[0].attn
+    (weight_grad,) = torch.autograd.grad(loss, [attn.in_proj_weight])
+    for i, part in enumerate("qkv"):
+        expected = weight_grad[32 * i:32 * (i + 1)].norm()
+        assert report[f"blocks.0.attn.{part}"].grad_norm == pytest.approx(float(expected),
+                                                                         rel=1e-5)
+
+
 def test_normalisation_is_not_held_against_weight_matrices():
     """The issue's CNN: a batch-norm γ's ratio is far below the convs' and that is fine."""
     torch.manual_seed(0)

@@ -517,8 +517,8 @@ def _forward_backward(modules, groups, x, y, loss_fn, loss_name):
 
 def _place_uncalled(groups, order) -> list[int]:
     """Call order, with groups whose module was never called as a module (``out_proj`` of
-    ``nn.MultiheadAttention``, applied functionally) right after their nearest called
-    ancestor, and the rest at the end."""
+    ``nn.MultiheadAttention``, applied functionally) right after the last group of their
+    nearest called ancestor (after the attention's q, k and v), and the rest at the end."""
     calls = list(order)
     for i, group in enumerate(groups):
         if i in calls:
@@ -526,9 +526,8 @@ def _place_uncalled(groups, order) -> list[int]:
         owner, place = group["owner"], None
         while owner and place is None:
             owner = owner.rpartition(".")[0]
-            place = next((k for k, j in enumerate(calls) if groups[j]["owner"] == owner), None)
-            if not owner:
-                break
+            places = [k for k, j in enumerate(calls) if groups[j]["owner"] == owner]
+            place = places[-1] if places else None
         if place is None:
             calls.append(i)
         else:
