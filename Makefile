@@ -27,12 +27,17 @@ PACKAGE_HASH := $(shell cat $$(find vgcourse -name '*.py' | sort) | cksum | cut 
 TOC ?= _toc.yml
 OUT ?= .
 BUILD := $(OUT)/_build
+JOBS ?= 2
 
 PDF := vgcourse.pdf
 book: $(STAMP)  ## build the HTML book into _build/html and the PDF _build/html/vgcourse.pdf
 	@if [ "$$(cat $(BUILD)/.package-hash 2>/dev/null)" != "$(PACKAGE_HASH)" ]; then \
 		rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute; mkdir -p $(BUILD); \
 		echo $(PACKAGE_HASH) > $(BUILD)/.package-hash; fi
+	@# jupyter-book executes one notebook at a time; tools/execute.py fills its cache first,
+	@# JOBS chapters at a time (each uses one torch thread), so the build only renders.
+	VGCOURSE_EXPLORE=static $(BIN)/python tools/execute.py --toc $(TOC) \
+		--cache $(BUILD)/.jupyter_cache --jobs $(JOBS)
 	VGCOURSE_EXPLORE=static $(BIN)/jupyter-book build . --toc $(TOC) --path-output $(OUT) \
 		--warningiserror --nitpick --keep-going
 	@# The whole book as one PDF, printed from those pages (the intro links to it).

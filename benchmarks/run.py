@@ -2,13 +2,14 @@
 
 One run measures, prints a table, and writes ``benchmarks/results.json``:
 
-1. the whole ``make book`` from an empty cache (into a temporary directory), each chapter's
-   execution time (from that build's jupyter-cache), how ``make book`` grows with the number of
-   chapters (fixed cost + a mean per chapter), and the latency of a live ``explore`` update for
-   every panel in the book: the build's kernels load an IPython start-up file that, after each
-   static sweep, replays the sweep's settings through a fresh panel's ``Explorer.render``
-   (compute, lay out, draw to PNG: what moving a slider costs; the first update lays the figure
-   out from scratch), records every update, and subtracts the replay from the chapter's time;
+1. the whole ``make book`` from an empty cache (into a temporary directory, one chapter at a
+   time: ``JOBS=1``), each chapter's execution time (from that build's jupyter-cache), how
+   ``make book`` grows with the number of chapters (fixed cost + a mean per chapter), and the
+   latency of a live ``explore`` update for every panel in the book: the build's kernels load
+   an IPython start-up file that, after each static sweep, replays the sweep's settings
+   through a fresh panel's ``Explorer.render`` (compute, lay out, draw to PNG: what moving a
+   slider costs; the first update lays the figure out from scratch), records every update,
+   and subtracts the replay from the chapter's time;
 2. ``gradient_flow`` time divided by a bare forward+backward of the same float64 model on the
    same batch, at depths 10, 50 and 100, and how its time grows with depth (linear fit);
 3. ``diagnose`` divided by a bare forward+backward on the doctor's regression zoo
@@ -113,8 +114,11 @@ def bench_book(toc: str) -> dict:
                "VGCOURSE_BENCH_RECORD": str(record)}
         load_before = load()
         start = time.perf_counter()
+        # JOBS=1: one chapter at a time, so each chapter's time and each panel's latency is
+        # measured on an otherwise idle machine (make book runs two at a time by default).
         proc = subprocess.run(["make", "--no-print-directory", "book", f"TOC={toc}",
-                               f"OUT={tmp}"], cwd=ROOT, env=env, capture_output=True, text=True)
+                               f"OUT={tmp}", "JOBS=1"], cwd=ROOT, env=env, capture_output=True,
+                              text=True)
         wall = time.perf_counter() - start
         if proc.returncode:  # timings still count; say why the build failed
             problems = [line for line in (proc.stdout + proc.stderr).splitlines()
