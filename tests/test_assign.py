@@ -1,8 +1,8 @@
 """The student edition: nbgrader-compatible markers, stubs that run, self-checks that wait.
 
 Every notebook the table of contents lists is covered; a new chapter is tested as soon as it
-is in ``_toc.yml``. Running the student notebooks takes about as long as running the chapters
-(each is executed once, in parallel under ``make test``).
+is in ``_toc.yml``. The student notebooks run from their first exercise on (with the earlier
+cells the exercises read), a few seconds each.
 """
 
 import copy
@@ -24,6 +24,7 @@ from vgcourse.authoring.assign import (
     student_notebook,
     unmarked_cells,
 )
+from vgcourse.authoring.grading import exercise_extract
 from vgcourse.authoring.syllabus import BEGIN, END, check_ids, source, toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,11 +101,24 @@ def text_of(outputs):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_student_notebook_runs_and_every_self_check_waits(path, tmp_path):
-    nb = student_notebook(read(path))
+    """The student edition runs, and every self-check in it waits for an answer.
+
+    What is executed is the student edition of the chapter from its first exercise to its end,
+    with the set-up cell and every earlier cell those cells read
+    (``grading.exercise_extract(..., to_end=True)``): the edition leaves every cell before the
+    first exercise as the book has it (asserted here), and the book build executes those.
+    """
+    book = read(path)
+    nb = student_notebook(book)
     checks = self_checks(nb)
-    assert checks == self_checks(read(path)), "the student edition lost a self-check"
+    assert checks == self_checks(book), "the student edition lost a self-check"
     assert BEGIN not in json.dumps(nb)
-    done = execute(nb, ROOT / "book")
+    first = next(i for i, c in enumerate(book["cells"]) if "{exercise}" in source(c))
+    assert [source(c) for c in nb["cells"][:first]] == \
+        [source(c) for c in book["cells"][:first]], "the edition changed an earlier cell"
+    extract = student_notebook(exercise_extract(book, to_end=True))
+    assert self_checks(extract) == checks, "the extract lost a self-check"
+    done = execute(extract, ROOT / "book")
     errors = [(i, text_of(c.outputs)) for i, c in enumerate(done.cells)
               if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)]
     assert not errors, f"{path.name} (student edition) raised: {errors}"
@@ -213,3 +227,43 @@ def test_a_code_cell_tagged_solution_is_removed_too():
     student = student_notebook(nb)
     assert not any("the answer is" in "".join(c["source"]) for c in student["cells"])
     assert [c["cell_type"] for c in student["cells"]] == ["markdown", "code", "code"]
+
+
+def test_a_region_of_imports_stubs_the_names_they_bind():
+    """``import os.path`` binds ``os``; ``import numpy.linalg as la`` binds ``la``."""
+    code = f"{BEGIN}\nimport os.path\nimport numpy.linalg as la\nfrom math import pi\n{END}"
+    assert stub_source(code, "ex").splitlines() == [
+        "# YOUR CODE HERE (exercise ex)", "os = ...", "la = ...", "pi = ..."]
+
+
+@pytest.mark.parametrize("code, line", [(f"x = 1\ny = 2\n{END}", 3),
+                                        (f"{BEGIN}\n{BEGIN}\n{END}", 2)])
+def test_unbalanced_markers_name_their_line_counted_from_one(code, line):
+    with pytest.raises(ValueError, match=f"at line {line} "):
+        stub_source(code, "ex")
+
+
+def test_mark_solutions_writes_nbgraders_schema_3_metadata():
+    """The metadata nbgrader (schema version 3) expects of an answer cell, exactly."""
+    nb = toy_notebook()
+    assert mark_solutions(nb) == 1
+    assert nb["cells"][2]["metadata"]["nbgrader"] == {
+        "grade": False, "grade_id": "ex-toy", "locked": False, "schema_version": 3,
+        "solution": True, "task": False}
+
+
+def test_marked_notebook_is_written_in_nbformats_layout(tmp_path):
+    """--mark rewrites the notebook as nbformat does: one space of indent per level, keys
+    sorted, non-ASCII characters as they are, a final newline."""
+    nb = toy_notebook()
+    nb["cells"][0]["source"] += "\nσ′(u)"
+    path = tmp_path / "99_toy.ipynb"
+    path.write_text(json.dumps(nb))
+    assert main(["--mark", str(path)]) == 0
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    assert lines[0] == "{" and lines[1] == ' "cells": [' and lines[2] == "  {"
+    assert lines[-2:] == ["}", ""]
+    assert "σ′(u)" in text
+    mark_solutions(nb)
+    assert json.loads(text) == nb

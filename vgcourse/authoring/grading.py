@@ -367,10 +367,29 @@ def rubrics(root=".", toc="_toc.yml") -> list:
     return [(path, course_notebook(_read(path))[1]) for path in toc_notebooks(root, toc)]
 
 
-def _exercise_cells(cells, blocks) -> list:
+def exercise_extract(notebook: dict, to_end: bool = False) -> dict:
+    """A copy of a chapter with only its exercise-only extract (as ``exercises_only`` of
+    :func:`course_notebook` keeps): the title, the set-up cell, the exercises and every earlier
+    cell whose names they read, transitively; with ``to_end``, also every cell after the last
+    exercise (and what it reads). The cells keep their sources, tags and outputs.
+
+    Raises ``ValueError`` for a notebook without an ``{exercise}`` block.
+    """
+    cells = notebook["cells"]
+    blocks = _exercise_blocks(cells)
+    if not blocks:
+        raise ValueError("notebook has no {exercise} block; expected a chapter with exercises.")
+    keep = _exercise_cells(cells, blocks, stop=len(cells) if to_end else None)
+    nb = copy.deepcopy(dict(notebook))
+    nb["cells"] = [nb["cells"][i] for i in keep]
+    return nb
+
+
+def _exercise_cells(cells, blocks, stop=None) -> list:
     """Indices of the exercise-only extract: the title, the set-up cell, the exercises (without
-    solution demonstrations in code) and every earlier cell whose names they read."""
-    first, last = blocks[0][2], blocks[-1][3]
+    solution demonstrations in code; up to ``stop`` if given) and every earlier cell whose
+    names they read."""
+    first, last = blocks[0][2], blocks[-1][3] if stop is None else stop
     heading = first - 1
     if heading >= 0 and cells[heading].get("cell_type") == "markdown" and \
             source(cells[heading]).strip() == "## Exercises":
