@@ -98,7 +98,8 @@ $(AXE):
 
 test: book $(AXE)  ## build the book, then unit tests and doctests, Colab parity (outputs compared with the book's), book and browser tests
 	VGCOURSE_BOOK_HTML=$(BUILD)/html VGCOURSE_TOC=$(TOC) VGCOURSE_PROGRESS=off \
-		$(BIN)/python -m pytest -n 2 --dist loadscope --doctest-modules tests vgcourse
+		$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder \
+		--doctest-modules tests vgcourse
 
 .PHONY: nbval
 nbval: book  ## re-execute every chapter in .venv and compare its checked cells with the book's

@@ -46,6 +46,12 @@ def _execute(path: str, timeout: int) -> tuple:
     return path, result.nb, result.time, None
 
 
+def _store(cache, path: str, nb, seconds: float) -> None:
+    """Cache an executed notebook under its path, with its execution time, as myst-nb does."""
+    bundle = CacheBundleIn(nb, path, data={"execution_seconds": seconds})
+    cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+
+
 def _recorded_seconds(cache) -> dict:
     """The execution time the cache recorded for each notebook (by URI), if any."""
     seconds = {}
@@ -89,8 +95,7 @@ def main(argv=None) -> int:
                 print(f"  {name}: failed after {seconds:.1f} s (the build will report it): "
                       f"{error.splitlines()[0]}", flush=True)
                 continue
-            bundle = CacheBundleIn(nb, path, data={"execution_seconds": seconds})
-            cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+            _store(cache, path, nb, seconds)
             print(f"  {name}: {seconds:.1f} s", flush=True)
     print(f"executed in {time.perf_counter() - start:.1f} s ({failed} failed)", flush=True)
     return 0

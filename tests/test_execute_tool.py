@@ -1,0 +1,54 @@
+"""tools/execute.py: the chapters ``make book`` executes in parallel reach jupyter-book's cache.
+
+The build only renders when every notebook it reads matches a cached one, so the contract that
+matters is jupyter-cache's: a notebook executed and stored by the tool is found again from the
+unexecuted file, as myst-nb's ``cache`` mode looks it up; a notebook that fails is not stored,
+so the build executes it again and reports its error.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_cache import get_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("execute_tool", ROOT / "tools" / "execute.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _notebook(path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_an_executed_notebook_is_found_in_the_cache_from_its_unexecuted_file(tmp_path):
+    tool = _tool()
+    path = _notebook(tmp_path / "ok.ipynb", "import os\nprint(os.getcwd())", "6 * 7")
+    name, nb, seconds, error = tool._execute(str(path), timeout=60)
+    assert error is None and seconds > 0
+    assert nb.cells[0].outputs[0]["text"].strip() == str(tmp_path)  # run in its own folder
+    assert nb.cells[1].outputs[0]["data"]["text/plain"] == "42"
+    cache = get_cache(str(tmp_path / "cache"))
+    tool._store(cache, name, nb, seconds)
+    record = cache.match_cache_notebook(nbformat.read(path, as_version=4))
+    assert record.data["execution_seconds"] == seconds
+    assert tool._recorded_seconds(cache) == {str(path.resolve()): seconds}
+
+
+def test_a_failing_notebook_is_reported_and_not_cached(tmp_path):
+    tool = _tool()
+    path = _notebook(tmp_path / "bad.ipynb", "1 / 0")
+    _, nb, _, error = tool._execute(str(path), timeout=60)
+    assert nb is None and error.startswith("CellExecutionError") and "ZeroDivisionError" in error
+    with pytest.raises(KeyError):
+        get_cache(str(tmp_path / "cache")).match_cache_notebook(nbformat.read(path, as_version=4))
