@@ -9,14 +9,18 @@ from vgcourse import data
 from vgcourse.language import (
     CLOSERS,
     CharLM,
+    ClampedLSTM,
     bracket_accuracy,
+    bracket_depth,
     bracket_pairs,
     evaluate,
     local_closer_baseline,
+    lstm_states,
     predictions,
     sample,
     text_gradient_through_time,
     train_char_lm,
+    unit_correlations,
 )
 
 OPENER_OF = {")": "(", "]": "[", "}": "{", "'": "'", '"': '"'}
@@ -225,3 +229,116 @@ def test_corpus_is_the_shipped_text_not_the_running_pythons(monkeypatch, tmp_pat
     assert corpus.python_version == "3.11.7"
     assert (corpus.files[0], corpus.files[-1], len(corpus.files)) == ("abc.py", "dis.py", 27)
     assert len(corpus.val_text) == 100_000
+
+
+# -- chapter 13: bracket depth and one LSTM unit ----------------------------------------------
+def test_bracket_depth_on_hand_made_strings():
+    text = "f(a[1], 'x')\ng = {'k': (1, 2)}"
+    # counted by hand, one digit per character: the opener raises the depth at its own
+    # position, the closer lowers it at its own
+    by_hand = "0112211111100" + "00001111112222210"
+    assert bracket_depth(text).tolist() == [int(d) for d in by_hand]
+    assert bracket_depth(text).dtype == torch.long
+    # brackets in strings and comments, unclosed and mismatched openers do not count
+    assert bracket_depth("x = '(' # [\nf()").tolist() == [0] * 13 + [1, 0]
+    assert bracket_depth("g(x").tolist() == [0, 0, 0]
+    assert bracket_depth("(]x)").tolist() == [0, 0, 0, 0]
+    assert bracket_depth("").tolist() == []
+    with pytest.raises(ValueError, match="text=int"):
+        bracket_depth(5)
+
+
+def _manual_lstm(model, ids, unit=None, value=None):
+    """The LSTM written out from its weights, optionally holding c[unit] at value."""
+    r = model.core.recurrent
+    x = model.embed(ids)
+    h = torch.zeros(ids.shape[0], r.hidden_size)
+    c = torch.zeros_like(h)
+    logits, cells = [], []
+    for t in range(ids.shape[1]):
+        z = x[:, t] @ r.weight_ih_l0.T + r.bias_ih_l0 + h @ r.weight_hh_l0.T + r.bias_hh_l0
+        i, f, g, o = z.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        if unit is not None:
+            c = torch.cat([c[:, :unit], torch.full_like(c[:, :1], value), c[:, unit + 1:]], 1)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        logits.append(model.core.readout(h))
+        cells.append(c)
+    return torch.stack(logits, 1), torch.stack(cells, 1)
+
+
+@torch.no_grad()
+def test_lstm_states_replay_the_model_and_the_clamp_holds_the_unit():
+    model = CharLM("lstm", 7, hidden=5, embed=3, seed=2)
+    ids = torch.randint(7, (2, 9), generator=torch.Generator().manual_seed(0))
+    logits, h, c = lstm_states(model, ids)
+    fused, (h_n, c_n) = model(ids)
+    # float32 round-off between PyTorch's fused layer and the step-by-step cell
+    assert torch.allclose(logits, fused, rtol=0, atol=1e-6)
+    assert torch.allclose(h[:, -1], h_n[0], atol=1e-6) and torch.allclose(c[:, -1], c_n[0],
+                                                                          atol=1e-6)
+    # starting from the state after 4 characters carries on where the first call stopped
+    first = lstm_states(model, ids[:, :4])
+    rest = lstm_states(model, ids[:, 4:], state=(first[1][:, -1], first[2][:, -1]))
+    assert torch.allclose(torch.cat([first[0], rest[0]], 1), logits, rtol=0, atol=1e-6)
+    # clamping unit 3 at 0.7: against the LSTM written out by hand
+    clamped, _, c_clamped = lstm_states(model, ids, clamp={3: 0.7})
+    ref_logits, ref_cells = _manual_lstm(model, ids, unit=3, value=0.7)
+    assert torch.allclose(clamped, ref_logits, rtol=0, atol=1e-6)
+    assert torch.allclose(c_clamped, ref_cells, rtol=0, atol=1e-6)
+    assert torch.all(c_clamped[..., 3] == torch.tensor(0.7))
+    assert not torch.allclose(clamped, logits, atol=1e-3)  # the clamp changes the prediction
+    assert torch.allclose(_manual_lstm(model, ids)[0], logits, rtol=0, atol=1e-6)
+
+
+@torch.no_grad()
+def test_a_clamped_model_goes_where_a_model_goes():
+    model = CharLM("lstm", 7, hidden=5, embed=3, seed=2)
+    ids = torch.randint(7, (40,), generator=torch.Generator().manual_seed(1))
+    same = ClampedLSTM(model, {})
+    assert torch.allclose(predictions(same, ids), predictions(model, ids), rtol=0, atol=1e-5)
+    held = ClampedLSTM(model, {1: -0.5, 4: 0.25})
+    logits, _, c = lstm_states(model, ids[None], clamp={1: -0.5, 4: 0.25})
+    assert torch.all(c[..., 1] == -0.5) and torch.all(c[..., 4] == 0.25)
+    # chunks carry the clamped state: the same as one pass
+    one_pass = torch.log_softmax(logits[0], -1)
+    assert torch.allclose(predictions(held, ids, chunk=6), one_pass, rtol=0, atol=1e-5)
+    # zero-state windows work too, and differ from one pass far from the start
+    windowed = predictions(held, ids, context=5)
+    assert torch.allclose(windowed[:10], one_pass[:10], rtol=0, atol=1e-5)
+    assert not torch.allclose(windowed[20:], one_pass[20:], atol=1e-5)
+
+
+def test_unit_correlations_by_hand():
+    states = torch.tensor([[1.0, 2.0, 5.0], [2.0, 0.0, 5.0], [3.0, 1.0, 5.0]])
+    # column 1 centred is (1, -1, 0), the target centred (-1, 0, 1): r = -1 / 2
+    assert unit_correlations(states, torch.tensor([0, 1, 2])).tolist() == [1.0, -0.5, 0.0]
+    # any leading shape; r is invariant to an affine map of the target and flips with its sign
+    y = torch.tensor([[0.0, 3.0], [1.0, 1.0]])
+    s = torch.stack([y, -2 * y + 1, torch.tensor([[1.0, 0.0], [0.0, 1.0]])], -1)
+    r = unit_correlations(s, 10 * y - 4)
+    # column 2: centred (0.5, -0.5, -0.5, 0.5) against y centred (-1.25, 1.75, -0.25, -0.25)
+    by_hand = (-0.625 - 0.875 + 0.125 - 0.125) / math.sqrt(1.0 * 4.75)
+    assert r[:2].tolist() == pytest.approx([1.0, -1.0]) and r[2].item() == pytest.approx(by_hand)
+    with pytest.raises(ValueError, match="target is constant"):
+        unit_correlations(states, torch.zeros(3))
+    with pytest.raises(ValueError, match="target with shape"):
+        unit_correlations(states, torch.zeros(4))
+    with pytest.raises(ValueError, match="states with shape"):
+        unit_correlations(torch.zeros(3), torch.zeros(3))
+
+
+def test_lstm_tools_name_their_bad_arguments():
+    model = CharLM("lstm", 4, hidden=3, embed=2)
+    ids = torch.zeros(1, 3, dtype=torch.long)
+    with pytest.raises(ValueError, match="model='gru'"):
+        lstm_states(CharLM("gru", 4, hidden=3), ids)
+    with pytest.raises(ValueError, match="ids with shape"):
+        lstm_states(model, torch.zeros(3, dtype=torch.long))
+    for clamp in ({3: 0.0}, {-1: 0.0}, {0: math.nan}, {True: 0.0}, {0: "a"}, [0]):
+        with pytest.raises(ValueError, match="clamp="):
+            lstm_states(model, ids, clamp=clamp)
+    with pytest.raises(ValueError, match="clamp=None"):
+        ClampedLSTM(model, None)
+    with pytest.raises(ValueError, match="model="):
+        ClampedLSTM(torch.nn.Linear(2, 2), {})

@@ -295,6 +295,39 @@ def bracket_pairs(text: str) -> list[tuple[int, int, str]]:
     return sorted(pairs)
 
 
+def bracket_depth(text: str) -> torch.Tensor:
+    """How many brackets ``(``, ``[``, ``{`` are open after each character of ``text``.
+
+    The brackets are the pairs that :func:`bracket_pairs` matches, so the same rules hold:
+    brackets inside strings and comments do not count, quotes are not brackets, and an opener
+    that is never closed (unbalanced text, or the end of ``text``) does not count either.
+    ``depth[i]`` is the number of pairs whose opener is at or before ``i`` and whose closer is
+    after it: an opener raises the depth at its own position, a closer lowers it at its own.
+
+    Parameters
+    ----------
+    text : str
+        Python source.
+
+    Returns
+    -------
+    Tensor of int64, shape (len(text),)
+
+    Examples
+    --------
+    >>> bracket_depth("f(a[1]) # (").tolist()
+    [0, 1, 1, 2, 2, 1, 0, 0, 0, 0, 0]
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"text={type(text).__name__} is not allowed; expected a str.")
+    change = [0] * (len(text) + 1)
+    for position, distance, closer in bracket_pairs(text):
+        if closer in OPENERS.values():
+            change[position - distance] += 1
+            change[position] -= 1
+    return torch.tensor(change[:-1], dtype=torch.long).cumsum(0)
+
+
 @dataclass
 class BracketScore:
     """How well a model predicts closers whose opener is ``low`` to ``high`` characters back.
@@ -515,3 +548,159 @@ def sample(model: CharLM, vocab: list[str], prompt: str, length: int = 120,
             logits, state = model(torch.tensor([[nxt]]), state)
     model.train(was_training)
     return prompt + "".join(out)
+
+
+# -- reading one LSTM unit (chapter 13) -----------------------------------------------------------
+def _check_lstm_model(model) -> None:
+    """Raise ``ValueError`` unless ``model`` is a :class:`CharLM` with an LSTM core."""
+    if not isinstance(model, CharLM) or model.cell != "lstm":
+        what = getattr(model, "cell", type(model).__name__)
+        raise ValueError(f"model={what!r} is not allowed; expected a CharLM with cell='lstm'.")
+
+
+def _clamp_arrays(clamp, hidden: int):
+    """The units and values of a ``clamp`` mapping, checked; ``(None, None)`` when empty."""
+    if clamp is None:
+        return None, None
+    if not isinstance(clamp, dict):
+        raise ValueError(f"clamp={clamp!r} is not allowed; expected None or a dict "
+                         "{unit: value}.")
+    for unit, value in clamp.items():
+        ok_unit = isinstance(unit, int) and not isinstance(unit, bool) and 0 <= unit < hidden
+        ok_value = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                    and math.isfinite(value))
+        if not (ok_unit and ok_value):
+            raise ValueError(f"clamp={clamp!r} is not allowed; expected units that are "
+                             f"integers in [0, {hidden - 1}] and finite values.")
+    if not clamp:
+        return None, None
+    return list(clamp), list(clamp.values())
+
+
+@torch.no_grad()
+def lstm_states(model: CharLM, ids: torch.Tensor, state: tuple | None = None,
+                clamp: dict | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Read ``ids`` with an LSTM :class:`CharLM` step by step, recording every h_t and c_t.
+
+    The steps are chapter 7's hand-written cell (``model.core.step``) with the model's own
+    weights, so without ``clamp`` the logits are those of ``model(ids)`` up to round-off.
+    With ``clamp``, each listed unit's cell state is set to its value after every step, before
+    it reaches the unit's output ``h = o ⊙ tanh(c)`` and the next step: the unit then carries
+    nothing from one character to the next, and its output varies only through its output gate.
+
+    Parameters
+    ----------
+    model : CharLM
+        With ``cell="lstm"``.
+    ids : Tensor of int64, shape (batch, T)
+        Windows of text, T ≥ 1.
+    state : tuple (h, c) of Tensor (batch, H), optional
+        The state to start from (zeros by default), e.g. the last column of a previous call.
+    clamp : dict {unit: value}, optional
+        Cell-state units (integers in [0, H)) and the values they are held at.
+
+    Returns
+    -------
+    logits : Tensor (batch, T, V)
+        The prediction of the next character at every position.
+    h, c : Tensor (batch, T, H)
+        The hidden and cell states after each character.
+    """
+    _check_lstm_model(model)
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.shape[1] < 1:
+        raise ValueError(f"ids with shape {getattr(ids, 'shape', None)} is not allowed; "
+                         "expected a tensor of shape (batch, T) with T >= 1.")
+    core = model.core
+    units, values = _clamp_arrays(clamp, core.hidden_size)
+    x = model.embed(ids)
+    state = core.initial_state(ids.shape[0]) if state is None else tuple(state)
+    if units is not None:
+        values = torch.tensor(values, dtype=state[1].dtype)
+    hs, cs = [], []
+    for t in range(ids.shape[1]):
+        gates = {}
+        h, c = core.step(x[:, t], state, gates=gates)
+        if units is not None:
+            c = c.clone()
+            c[:, units] = values
+            h = gates["o"] * torch.tanh(c)
+        state = (h, c)
+        hs.append(h)
+        cs.append(c)
+    h, c = torch.stack(hs, dim=1), torch.stack(cs, dim=1)
+    return core.readout(h), h, c
+
+
+class ClampedLSTM(nn.Module):
+    """An LSTM :class:`CharLM` read with some cell-state units held at fixed values.
+
+    ``forward(ids, state)`` returns ``(logits, state)`` like :class:`CharLM`, so the clamped
+    model goes wherever a model does: :func:`predictions`, :func:`evaluate`,
+    :func:`bracket_accuracy`. Clamping a unit to its mean over some text (a *mean ablation*)
+    removes what the unit carries while keeping its average contribution; see
+    :func:`lstm_states` for what exactly is held.
+
+    Parameters
+    ----------
+    model : CharLM
+        With ``cell="lstm"``; its weights are shared, not copied.
+    clamp : dict {unit: value}
+        Cell-state units and their values; ``{}`` reads the model unchanged (through the same
+        step-by-step code, a like-for-like reference).
+    """
+
+    def __init__(self, model: CharLM, clamp: dict):
+        super().__init__()
+        _check_lstm_model(model)
+        if clamp is None:
+            raise ValueError("clamp=None is not allowed; expected a dict {unit: value} "
+                             "({} for no clamp).")
+        _clamp_arrays(clamp, model.core.hidden_size)
+        self.model = model
+        self.clamp = dict(clamp)
+
+    def forward(self, ids: torch.Tensor, state=None):
+        """Logits (batch, T, V) and the final state ``(h, c)``, each (batch, H)."""
+        logits, h, c = lstm_states(self.model, ids, state, self.clamp)
+        return logits, (h[:, -1], c[:, -1])
+
+
+def unit_correlations(states: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Pearson's r between every unit's state and ``target``, over all positions.
+
+    Parameters
+    ----------
+    states : Tensor (..., H)
+        A state per position and unit, e.g. the ``c`` of :func:`lstm_states`.
+    target : Tensor (...)
+        One number per position, same leading shape, e.g. :func:`bracket_depth`.
+
+    Returns
+    -------
+    Tensor (H,) of float64
+        r for each unit; 0 for a unit whose state never changes (there is no linear relation
+        to measure).
+
+    Examples
+    --------
+    >>> states = torch.tensor([[1.0, 2.0, 5.0], [2.0, 0.0, 5.0], [3.0, 1.0, 5.0]])
+    >>> unit_correlations(states, torch.tensor([0, 1, 2])).tolist()
+    [1.0, -0.5, 0.0]
+    """
+    if not isinstance(states, torch.Tensor) or states.dim() < 2:
+        raise ValueError(f"states with shape {getattr(states, 'shape', None)} is not allowed; "
+                         "expected a tensor of shape (..., H).")
+    if not isinstance(target, torch.Tensor) or target.shape != states.shape[:-1]:
+        raise ValueError(f"target with shape {getattr(target, 'shape', None)} is not allowed; "
+                         f"expected the shape {tuple(states.shape[:-1])} of states without "
+                         "its last axis.")
+    s = states.reshape(-1, states.shape[-1]).double()
+    y = target.reshape(-1).double()
+    s, y = s - s.mean(0), y - y.mean()
+    if not float(y.abs().max()) > 0:
+        raise ValueError("target is constant; expected a target that varies, so that r is "
+                         "defined.")
+    spread = (s * s).sum(0)
+    r = (s * y[:, None]).sum(0) / torch.sqrt(spread * (y * y).sum()).clamp_min(
+        torch.finfo(s.dtype).tiny)
+    return torch.where(spread > 0, r, torch.zeros_like(r))
