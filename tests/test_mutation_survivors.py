@@ -318,6 +318,8 @@ def test_doctor_splits_in_proj_into_thirds_and_names_unused_layers():
         assert row.parameters == [f"in_proj_weight[{4 * i}:{4 * i + 4}]",
                                   f"in_proj_bias[{4 * i}:{4 * i + 4}]"]
         assert row.grad_norm == pytest.approx(grad[4 * i:4 * i + 4].norm().item(), rel=1e-12)
+        assert row.weight_norm == pytest.approx(
+            model.attn.in_proj_weight[4 * i:4 * i + 4].norm().item(), rel=1e-12)
     for name in ("unused", "emb"):
         assert report[name].grad_norm == 0.0
         assert report[name].findings == ["vanishing"]
@@ -357,6 +359,108 @@ def test_doctor_through_time_of_two_steps():
     (time,) = report.through_time
     assert time.per_step_factor == pytest.approx(0.5, rel=1e-12)
     assert time.first_to_last == pytest.approx(0.5, rel=1e-12)
+    assert time.verdict == "healthy"  # two steps are enough to be judged
+
+
+def test_doctor_of_one_linear_layer_and_one_example_by_hand():
+    """A single layer W = (1, 2), b = ½, one example x = (1, 1), target 0: the output is 3.5,
+    the loss 3.5², ∂L/∂W = 2·3.5·x, so ‖∂L/∂W‖ = 7√2 and ‖W‖ = √5 (kills reading the device
+    and dtype from a second group, and a batch of one refused). A 0-d or empty x or y is
+    refused with a ValueError naming it."""
+    model = nn.Linear(2, 1).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, 2.0]]))
+        model.bias.fill_(0.5)
+    x, y = torch.ones(1, 2, dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)
+    (row,) = diagnose(model, x, y).layers
+    assert row.grad_norm == pytest.approx(7 * math.sqrt(2), rel=1e-15)
+    assert row.weight_norm == pytest.approx(math.sqrt(5), rel=1e-15)
+    for bad_x, bad_y, message in [(torch.tensor(1.0, dtype=torch.float64), y, r"x is an empty "
+                                   r"batch \(shape \(\)\)"),
+                                  (torch.zeros(0, 2, dtype=torch.float64), y, r"x is an empty "
+                                   r"batch \(shape \(0, 2\)\)"),
+                                  (x, torch.tensor(0.0, dtype=torch.float64), r"y is empty"),
+                                  (x, torch.zeros(0, 1, dtype=torch.float64), r"y is empty")]:
+        with pytest.raises(ValueError, match=message):
+            diagnose(model, bad_x, bad_y)
+
+
+def test_doctor_refuses_class_labels_for_a_one_dimensional_output():
+    """A model whose output is one number per example (shape (batch,)) has one class: integer
+    labels are refused as for an output of shape (batch, 1)."""
+    model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0)).double()
+    x = torch.ones(3, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="the model has 1 output"):
+        diagnose(model, x, torch.zeros(3, dtype=torch.long))
+
+
+def test_doctor_signal_fades_below_a_hundredth_of_the_first_layers_std():
+    """Tanh layers, the second with W₂ = 10⁻³·I and b₂ = 0: its outputs are about 10⁻³ of the
+    first's, so only the second layer gets "the signal fades" (kills the factor 100 dropped or
+    turned into a division)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 2), nn.Tanh(),
+                          nn.Linear(2, 1)).double()
+    with torch.no_grad():
+        model[2].weight.copy_(1e-3 * torch.eye(2))
+        model[2].bias.zero_()
+    x = torch.tensor([[1.0, -1.0], [0.5, 2.0], [-1.5, 0.3]], dtype=torch.float64)
+    first, second, _ = diagnose(model, x, torch.zeros(3, 1, dtype=torch.float64)).layers
+    assert second.activation_std < first.activation_std / 500
+    assert any(r.startswith("the signal fades") for r in second.reasons)
+    assert not any(r.startswith("the signal fades") for r in first.reasons)
+
+
+def test_doctor_std_of_two_values_and_dead_units_of_2d_and_1d_batches():
+    """One tanh unit, W = 1, b = 0, batch (½, 1): two values, std |tanh 1 − tanh ½|/√2 (Bessel's
+    n − 1 = 1). Two ReLU units with weights 1 and −1 on x = 1, −1, 2: each is active on some
+    example, so none is dead (not 3 of the 6 unit-examples). An unbatched x = (1,): unit 1
+    (weight −1) is dead, one unit of two."""
+    model = nn.Sequential(nn.Linear(1, 1), nn.Tanh(), nn.Linear(1, 1)).double()
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[0].bias.zero_()
+    x = torch.tensor([[0.5], [1.0]], dtype=torch.float64)
+    row = diagnose(model, x, torch.zeros(2, 1, dtype=torch.float64)).layers[0]
+    assert row.activation_std == pytest.approx((math.tanh(1) - math.tanh(0.5)) / math.sqrt(2),
+                                               rel=1e-14)
+    relu = nn.Sequential(nn.Linear(1, 2), nn.ReLU(), nn.Linear(2, 1)).double()
+    with torch.no_grad():
+        relu[0].weight.copy_(torch.tensor([[1.0], [-1.0]]))
+        relu[0].bias.zero_()
+    x = torch.tensor([[1.0], [-1.0], [2.0]], dtype=torch.float64)
+    assert diagnose(relu, x, torch.zeros(3, 1, dtype=torch.float64)).layers[0].dead_fraction == 0
+    one = torch.ones(1, dtype=torch.float64)
+    assert diagnose(relu, one, torch.zeros(1, dtype=torch.float64)).layers[0].dead_fraction == 0.5
+
+
+def test_doctor_groups_separate_q_k_v_projections():
+    """Keys and values of other widths than the queries (kdim, vdim): q_proj_weight,
+    k_proj_weight and v_proj_weight are the groups attn.q, attn.k, attn.v, each with its third of
+    in_proj_bias, and each gradient norm that of its own matrix (autograd)."""
+    torch.manual_seed(0)
+    attn = nn.MultiheadAttention(4, 1, kdim=3, vdim=5, dtype=torch.float64)
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn, self.head = attn, nn.Linear(4, 1, dtype=torch.float64)
+
+        def forward(self, x):
+            out, _ = self.attn(x[..., :4], x[..., 4:7], x[..., 7:])
+            return self.head(out[-1])
+
+    model = Model()
+    x = torch.randn(3, 2, 12, dtype=torch.float64)  # (length, batch, 4 + 3 + 5)
+    y = torch.randn(2, 1, dtype=torch.float64)
+    mats = [attn.q_proj_weight, attn.k_proj_weight, attn.v_proj_weight]
+    grads = torch.autograd.grad(F.mse_loss(model(x), y), mats)
+    report = {r.name: r for r in diagnose(model, x, y).layers}
+    for i, name in enumerate("qkv"):
+        row = report[f"attn.{name}"]
+        assert row.parameters == [f"{name}_proj_weight", f"in_proj_bias[{4 * i}:{4 * i + 4}]"]
+        assert row.grad_norm == pytest.approx(grads[i].norm().item(), rel=1e-12)
+        assert row.weight_norm == pytest.approx(mats[i].norm().item(), rel=1e-12)
 
 
 # -- probe ----------------------------------------------------------------------------------------
@@ -472,6 +576,134 @@ def test_jacobian_log_spectrum_of_a_narrow_input_and_a_dead_unit():
         net.hidden[0].linear.bias[0] = -100.0
     x = torch.randn(3, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     _assert_log_spectrum_is_the_svd(net, x, (3, 3))
+
+
+def test_product_log_singular_values_of_one_matrix_identities_and_bad_factors():
+    """One factor diag(2, ½): logs (log 2, −log 2) (kills reading the device of matrices[1],
+    absent here). Identity factors: the rescaled product's largest entry is exactly 1 at every
+    step and every log is 0 (kills ``scale == 0`` → ``scale == 1``). A 3 × 3 second factor
+    after a 2 × 2 first is named W_2 (kills ``enumerate(..., start=2)``); a zero matrix has no
+    log singular values."""
+    product = vgcourse.probe.product_log_singular_values
+    w = torch.diag(torch.tensor([2.0, 0.5], dtype=torch.float64))
+    logs = product([w])
+    assert logs.shape == (1, 2)
+    assert torch.allclose(logs[0], torch.tensor([math.log(2.0), -math.log(2.0)],
+                                                dtype=torch.float64), rtol=0, atol=1e-15)
+    eye = torch.eye(3, dtype=torch.float64)
+    assert torch.allclose(product([eye, eye]), torch.zeros(2, 3, dtype=torch.float64), rtol=0,
+                          atol=1e-15)
+    with pytest.raises(ValueError, match=r"^matrices\[1\] \(W_2\) is \(3, 3\); every matrix "
+                                         r"must be 2×2 like W_1"):
+        product([w, eye])
+    with pytest.raises(ValueError, match="singular or not finite"):
+        product([torch.zeros(2, 2, dtype=torch.float64)])
+    for bad in (torch.ones(2, 3), torch.ones(2)):
+        with pytest.raises(ValueError, match=r"matrices\[0\] \(W_1\) is \(2,( 3)?\); expected a "
+                                             "square 2-d tensor"):
+            product([bad])
+
+
+def test_preactivation_moments_of_one_example_and_of_no_batch():
+    """Zero weights, biases (1, 2, 3): every pre-activation of layer 1 is its bias, q₁ = 14/3,
+    even for a batch of one example (kills ``len(x) == 1``); a 0-d tensor and an empty batch are
+    refused with a ValueError naming their shape (kills ``x.dim() == 1``)."""
+    net = vgcourse.mlp(1, 3, in_features=2, activation="tanh", seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        net.hidden[0].linear.weight.zero_()
+        net.hidden[0].linear.bias.copy_(torch.tensor([1.0, 2.0, 3.0]))
+    q = vgcourse.probe.preactivation_moments(net, torch.ones(1, 2, dtype=torch.float64))
+    assert q == pytest.approx([14 / 3], rel=1e-15)
+    with pytest.raises(ValueError, match=r"x has shape \(\);"):
+        vgcourse.probe.preactivation_moments(net, torch.tensor(1.0))
+    with pytest.raises(ValueError, match=r"x has shape \(0, 2\);"):
+        vgcourse.probe.preactivation_moments(net, torch.zeros(0, 2))
+
+
+def test_saturated_and_dead_fractions_of_a_tanh_then_sigmoid_net():
+    """Two activations, so each layer is measured on its own (not stacked with the first
+    layer's activation). Zero weights: every example's pre-activations are the biases.
+    Tanh, biases 0, 1, 2, 3: slopes 1 − tanh² = 1, 0.42, 0.071, 0.0099; only the last is below
+    5 % of sup = 1: saturated ¼. Sigmoid, biases 7.6, 1, 4, 5: slopes σ(1 − σ) = 5.0·10⁻⁴,
+    0.197, 0.0177, 0.0066 against 5 % × ¼ = 0.0125: saturated ½ (without the × sup: all four
+    below ¼, or three below 0.05); none at most 10⁻³ × ¼ (without the × sup the first is
+    dead). Means and stds are those of the constant outputs tanh(b) and σ(b)."""
+    from vgcourse.models import MLP, HiddenLayer
+
+    tanh, sigmoid = vgcourse.get_activation("tanh"), vgcourse.get_activation("sigmoid")
+    model = MLP([HiddenLayer(1, 4, tanh), HiddenLayer(4, 4, sigmoid)], nn.Linear(4, 1)).double()
+    biases = [torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=torch.float64),
+              torch.tensor([7.6, 1.0, 4.0, 5.0], dtype=torch.float64)]
+    with torch.no_grad():
+        for layer, b in zip(model.hidden, biases):
+            layer.linear.weight.zero_()
+            layer.linear.bias.copy_(b)
+    x = torch.linspace(-1, 1, 5, dtype=torch.float64).unsqueeze(1)
+    flow = vgcourse.gradient_flow(model, x, torch.zeros(5, 1, dtype=torch.float64))
+    assert flow.activation == "tanh"  # the first layer's
+    assert flow.saturated_fraction == [0.25, 0.5]
+    assert flow.dead_fraction == [0.0, 0.0]
+    for k, h in enumerate([torch.tanh(biases[0]), torch.sigmoid(biases[1])]):
+        values = h.double().repeat(5)  # 5 examples × 4 units
+        assert flow.activation_mean[k] == pytest.approx(values.mean().item(), rel=1e-14)
+        assert flow.activation_std[k] == pytest.approx(values.std().item(), rel=1e-12)
+
+
+def test_jacobian_log_spectrum_of_identity_layers_and_of_a_normalised_net():
+    """Identity layers W = I, b = 0: the rescaled product's largest entry is exactly 1 and
+    every log singular value 0 (kills ``scale == 0`` → ``scale == 1``). A bias-free ReLU layer
+    W = I at x = (1, −½, 2): u = x, unit 1 is off, logs (0, 0, −inf). A batch-normalised net
+    is refused, naming hidden layer 1 (kills ``enumerate(..., start=2)``)."""
+    net = vgcourse.mlp(2, 3, activation="identity", seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        for layer in net.hidden:
+            layer.linear.weight.copy_(torch.eye(3))
+            layer.linear.bias.zero_()
+    logs = vgcourse.probe.jacobian_log_spectrum(net, torch.tensor([1.0, -2.0, 0.5]))
+    assert torch.allclose(logs, torch.zeros(2, 3, dtype=torch.float64), rtol=0, atol=1e-15)
+    relu = vgcourse.mlp(1, 3, activation="relu", seed=0, dtype=torch.float64)
+    relu.hidden[0].linear = nn.Linear(3, 3, bias=False, dtype=torch.float64)
+    with torch.no_grad():
+        relu.hidden[0].linear.weight.copy_(torch.eye(3))
+    logs = vgcourse.probe.jacobian_log_spectrum(relu, torch.tensor([1.0, -0.5, 2.0]))
+    assert logs[0, :2].abs().max() < 1e-15 and logs[0, 2] == -math.inf  # u = x, no bias
+    normed = vgcourse.mlp(2, 3, norm="batch", seed=0)
+    with pytest.raises(ValueError, match="^hidden layer 1 is a NormLayer;"):
+        vgcourse.probe.jacobian_log_spectrum(normed, torch.zeros(3))
+
+
+class _OneWeight(nn.Module):
+    """h = tanh(w·x) with one weight w and no bias, read out as it is: one parameter."""
+
+    def __init__(self, w):
+        super().__init__()
+        layer = vgcourse.models.HiddenLayer(1, 1, vgcourse.get_activation("tanh"))
+        layer.linear = nn.Linear(1, 1, bias=False)
+        self.hidden = nn.ModuleList([layer])
+        with torch.no_grad():
+            layer.linear.weight.fill_(w)
+        self.double()
+
+    def forward(self, x):
+        return self.hidden[0](x)
+
+
+def test_gradient_flow_of_one_tanh_unit_by_hand():
+    """w = ½, inputs ±2, targets 0: h = ±tanh 1, loss = mean h² = tanh² 1, ∂L/∂h = h (the mean
+    over two examples halves 2h), so ‖∂L/∂h‖ = √2·tanh 1; ∂L/∂w = Σ h·(1 − tanh² 1)·x =
+    4·tanh 1·(1 − tanh² 1); ‖w‖ = ½; the outputs' mean is 0 and std √2·tanh 1 (Bessel). A model
+    with a single parameter and a single layer (kills reading params[1] or layers[1])."""
+    t = math.tanh(1.0)
+    x = torch.tensor([[2.0], [-2.0]], dtype=torch.float64)
+    flow = vgcourse.gradient_flow(_OneWeight(0.5), x, torch.zeros(2, 1, dtype=torch.float64))
+    assert flow.loss == pytest.approx(t * t, rel=1e-15)
+    assert flow.activation_grad_norms == pytest.approx([math.sqrt(2) * t], rel=1e-15)
+    assert flow.weight_grad_norms == pytest.approx([4 * t * (1 - t * t)], rel=1e-14)
+    assert flow.weight_norms == [0.5]
+    assert flow.activation == "tanh"
+    assert flow.activation_mean == pytest.approx([0.0], rel=0, abs=1e-16)
+    assert flow.activation_std == pytest.approx([math.sqrt(2) * t], rel=1e-15)
+    assert flow.saturated_fraction == [0.0] and flow.dead_fraction == [0.0]
 
 
 # -- assign (the student edition) -----------------------------------------------------------------

@@ -168,6 +168,23 @@ EQUIVALENT = [
     dict(module="doctor", operator="compare Lt->LtE", before="ratio < 1 / RATIO_SPREAD",
          after="ratio <= 1 / RATIO_SPREAD", line="ratio < 1 / RATIO_SPREAD",
          reason="a first/last step gradient ratio of exactly 1/100 does not occur"),
+    dict(module="probe", operator="index +1", before="w.shape[0]", after="w.shape[0 + 1]",
+         line="n = w.shape[0]",
+         reason="product_log_singular_values refuses every non-square matrix on the line "
+                "before, so w.shape[1] is w.shape[0]"),
+    dict(module="probe", operator="index +1", before="w.shape[0]", after="w.shape[0 + 1]",
+         line="and w.shape[0] != n:",
+         reason="product_log_singular_values refuses every non-square matrix on the line "
+                "before, so w.shape[1] is w.shape[0]"),
+    dict(module="probe", operator="constant", before="0", after="1", line="n = w.shape[0]",
+         reason="the same index mutated as a constant: w is square, w.shape[1] is w.shape[0]"),
+    dict(module="probe", operator="constant", before="0", after="1",
+         line="and w.shape[0] != n:",
+         reason="the same index mutated as a constant: w is square, w.shape[1] is w.shape[0]"),
+    dict(module="probe", operator="constant", before="0", after="1",
+         line="t = torch.zeros(0, n_in, dtype=torch.float64)",
+         reason="jacobian_log_spectrum: once a layer has no active unit, q has no columns, so "
+                "every later layer takes this branch again and t is never read"),
 ]
 # Shared test helpers (conftest.py, and every tests/_*.py such as _book.py) are copied too.
 COPY_TESTS = ["tests/conftest.py", "tests/__init__.py"]
