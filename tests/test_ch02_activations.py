@@ -114,14 +114,14 @@ def test_deep_sigmoid_gradient_vanishes_by_six_decades(seed):
 def test_saturation_edge_solves_the_threshold_equation():
     for name in ["tanh", "sigmoid"]:
         act = vgcourse.get_activation(name)
-        edge = saturation.saturation_edge(name)
+        edge = theory.saturation_edge(name)
         value = float(act.derivative(torch.tensor(edge, dtype=torch.float64)))
         assert value == pytest.approx(0.05 * act.derivative_sup, rel=1e-9)
     # σ(u) = (1 + tanh(u/2))/2, so σ'(u) = tanh'(u/2)/4: the sigmoid's edge is twice tanh's.
-    assert saturation.saturation_edge("sigmoid") == pytest.approx(
-        2 * saturation.saturation_edge("tanh"), rel=1e-9)
+    assert theory.saturation_edge("sigmoid") == pytest.approx(
+        2 * theory.saturation_edge("tanh"), rel=1e-9)
     # tanh: 1 − tanh² = 0.05  ⇔  u = atanh(√0.95)
-    assert saturation.saturation_edge("tanh") == pytest.approx(math.atanh(math.sqrt(0.95)))
+    assert theory.saturation_edge("tanh") == pytest.approx(math.atanh(math.sqrt(0.95)))
 
 
 @pytest.mark.parametrize("seed", range(2))
@@ -133,12 +133,12 @@ def test_saturated_fraction_matches_the_mean_field_prediction(seed):
             model = vgcourse.mlp(depth, width, activation=name, init="lecun", gain=sigma_w,
                                  seed=seed, dtype=torch.float64)
             measured = saturation.saturated_fraction(model, x)
-            predicted = saturation.predicted_saturated_fraction(name, sigma_w, depth=depth)
+            predicted = theory.predicted_saturated_fraction(name, sigma_w, depth=depth)
             # Finite width moves each layer's variance by a few per cent; the largest gap seen
             # over 3 seeds and these scales was 0.060. Predictions range from 0 to 0.6.
             for m, p in zip(measured, predicted):
                 assert abs(m - p) < 0.08, (name, sigma_w, m, p)
-    # and the probe's own definition agrees with this module's on saturating activations
+    # and the probe's own definition agrees with vgcourse.saturation's on saturating activations
     model = vgcourse.mlp(depth, width, activation="tanh", init="lecun", gain=2.0, seed=seed,
                          dtype=torch.float64)
     flow = vgcourse.gradient_flow(model, x, torch.zeros(len(x), 1, dtype=torch.float64))
@@ -148,20 +148,20 @@ def test_saturated_fraction_matches_the_mean_field_prediction(seed):
 @pytest.mark.parametrize("share", [0.05, 0.3, 0.6])
 def test_scale_for_saturated_fraction_inverts_the_prediction(share):
     for name in ["tanh", "sigmoid"]:
-        sigma_w = saturation.scale_for_saturated_fraction(name, share, depth=10)
-        assert saturation.predicted_saturated_fraction(name, sigma_w, depth=10)[-1] == \
+        sigma_w = theory.scale_for_saturated_fraction(name, share, depth=10)
+        assert theory.predicted_saturated_fraction(name, sigma_w, depth=10)[-1] == \
             pytest.approx(share, abs=1e-9, rel=0)
     with pytest.raises(ValueError, match="fraction=1.5"):
-        saturation.scale_for_saturated_fraction("tanh", 1.5)
+        theory.scale_for_saturated_fraction("tanh", 1.5)
     with pytest.raises(ValueError, match="activation='relu'"):
-        saturation.scale_for_saturated_fraction("relu", 0.3)
+        theory.scale_for_saturated_fraction("relu", 0.3)
 
 
 @pytest.mark.parametrize("share", [0.05, 0.3, 0.6])
 def test_sigmoid_needs_less_than_two_root_two_times_tanhs_scale(share):
     # Deep enough that both variances sit at their fixed points, where the closed form holds.
-    s_t = saturation.scale_for_saturated_fraction("tanh", share, depth=200)
-    s_s = saturation.scale_for_saturated_fraction("sigmoid", share, depth=200)
+    s_t = theory.scale_for_saturated_fraction("tanh", share, depth=200)
+    s_s = theory.scale_for_saturated_fraction("sigmoid", share, depth=200)
     closed = theory.sigmoid_tanh_scale_ratio(theory.q_star("tanh", s_t))
     assert s_s / s_t == pytest.approx(closed, rel=1e-6)
     assert closed < 2 * math.sqrt(2) < 4
@@ -179,9 +179,9 @@ def test_sigmoid_tanh_scale_ratio_limits():
 
 
 def test_non_saturating_activations_predict_no_saturation():
-    assert saturation.predicted_saturated_fraction("relu", 1.4, depth=5) == [0.0] * 5
+    assert theory.predicted_saturated_fraction("relu", 1.4, depth=5) == [0.0] * 5
     with pytest.raises(ValueError, match="activation='relu'"):
-        saturation.saturation_edge("relu")
+        theory.saturation_edge("relu")
 
 
 # ----------------------------------------------------------------------------- dead units

@@ -37,7 +37,7 @@ def test_relu_forward_variance_follows_the_recursion(scheme, kwargs):
     for seed in range(30):
         q = vgcourse.preactivation_moments(_relu_net(depth, width, scheme, seed, **kwargs), x)
         ratios.append(q[-1] / q[0])
-    sigma_w = math.sqrt(width * theory.init_variance(scheme, width, **kwargs))
+    sigma_w, _ = theory.init_sigmas(scheme, width, **kwargs)
     predicted = theory.variance_trajectory("relu", sigma_w, depth=depth)
     assert np.mean(ratios) == pytest.approx(predicted[-1] / predicted[0], rel=0.25)
 

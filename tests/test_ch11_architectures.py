@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import vgcourse
-from vgcourse import architectures as arch
 from vgcourse import theory
 from vgcourse.architectures import (
     CausalTransformer,
@@ -281,67 +277,3 @@ def test_learned_activations_start_where_asked_and_train():
         learn_activation(vgcourse.mlp(2, 4, residual=True), "prelu")
     with pytest.raises(ValueError, match="model"):
         activation_parameters(vgcourse.mlp(2, 4))
-
-
-# -- the contract of tests/test_contract.py, for this module's public functions ----------------
-_CALLS = {
-    "HighwayMLP": (HighwayMLP, dict(depth=2, width=3),
-                   ["depth", "width", "gate_bias", "activation", "gate_std", "seed", "dtype"]),
-    "depth_gradient_norms": (depth_gradient_norms,
-                             lambda: dict(layers=HighwayMLP(2, width=3).layers,
-                                          x=torch.zeros(2, 3, dtype=torch.float64)),
-                             ["layers", "x", "seed"]),
-    "CausalTransformer": (CausalTransformer, dict(vocab_size=5, d_model=4, heads=2, layers=1,
-                                                  context=8),
-                          ["vocab_size", "d_model", "heads", "layers", "context", "seed"]),
-    "input_gradient_by_distance": (
-        input_gradient_by_distance,
-        lambda: dict(model=CausalTransformer(5, d_model=4, heads=2, layers=1, context=8),
-                     inputs=torch.zeros(1, 4, dtype=torch.long)),
-        ["model", "inputs", "seed"]),
-    "rezero": (rezero, lambda: dict(model=vgcourse.mlp(2, 4, residual=True)), ["model"]),
-    "fixup": (fixup, lambda: dict(model=vgcourse.mlp(2, 4, residual=True)), ["model"]),
-    "DiagonalLinearRNN": (DiagonalLinearRNN, dict(hidden_size=3, encoder_size=2),
-                          ["input_size", "hidden_size", "output_size", "r_min", "r_max",
-                           "encoder_size", "seed", "dtype"]),
-    "orthogonal_rnn": (orthogonal_rnn, dict(hidden_size=3),
-                       ["input_size", "hidden_size", "output_size", "seed", "dtype"]),
-    "parametric_activation": (parametric_activation, dict(name="prelu", value=0.5),
-                              ["name", "value"]),
-    "learn_activation": (learn_activation, lambda: dict(model=vgcourse.mlp(2, 4), name="prelu"),
-                         ["model", "name", "value"]),
-    "activation_parameters": (arch.activation_parameters,
-                              lambda: dict(model=learn_activation(vgcourse.mlp(2, 4), "swish")),
-                              ["model"]),
-    "theory.highway_gradient_decay": (theory.highway_gradient_decay,
-                                      dict(gate_bias=0.0, depth=3),
-                                      ["gate_bias", "depth", "chi_transform"]),
-    "theory.eigenvalue_for_horizon": (theory.eigenvalue_for_horizon, dict(horizon=10),
-                                      ["horizon", "keep"]),
-}
-_ODD = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-3, max_value=3),
-    st.floats(allow_nan=True, allow_infinity=True, width=64), st.text(max_size=3),
-    st.sampled_from(["float64", "relu", "yes", "cpu", "prelu"]),
-    st.sampled_from([torch.zeros(0), torch.ones(2, 2), torch.tensor(1.0), np.ones(3),
-                     torch.ones(5, 3, dtype=torch.int64), [1, 2], (1,), {}]),
-)
-_PAIRS = [(name, param) for name, (_, _, params) in _CALLS.items() for param in params]
-
-
-@settings(max_examples=400, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(pair=st.sampled_from(_PAIRS), value=_ODD)
-def test_every_call_returns_or_names_the_argument(pair, value):
-    name, param = pair
-    fn, valid, _ = _CALLS[name]
-    kwargs = dict(valid() if callable(valid) else valid)
-    kwargs[param] = value
-    try:
-        fn(**kwargs)
-    except (ValueError, TypeError) as error:
-        assert param in str(error) or (param == "name" and "name" in str(error)), (
-            f"{name}({param}={value!r}) raised {type(error).__name__} without naming "
-            f"{param!r}: {error}")
-    except Exception as error:  # noqa: BLE001 - what the contract forbids
-        pytest.fail(f"{name}({param}={value!r}) raised {type(error).__name__}: {error}")

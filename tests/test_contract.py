@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vgcourse
-from vgcourse import data, theory
+from vgcourse import architectures, data, theory
 
 matplotlib.use("Agg")
 
@@ -95,6 +95,51 @@ CALLS = {
     "data.spirals": (data.spirals, dict(n=12, classes=3), ["n", "classes", "noise", "seed"]),
     "data.adding_problem": (data.adding_problem, dict(n=4, length=5),
                             ["n", "length", "seed"]),
+    # chapter 11: vgcourse.architectures and its closed forms
+    "architectures.HighwayMLP": (architectures.HighwayMLP, dict(depth=2, width=3),
+                                 ["depth", "width", "gate_bias", "activation", "gate_std",
+                                  "seed", "dtype"]),
+    "architectures.depth_gradient_norms": (
+        architectures.depth_gradient_norms,
+        lambda: dict(layers=architectures.HighwayMLP(2, width=3).layers,
+                     x=torch.zeros(2, 3, dtype=torch.float64)),
+        ["layers", "x", "seed"]),
+    "architectures.CausalTransformer": (architectures.CausalTransformer,
+                                        dict(vocab_size=5, d_model=4, heads=2, layers=1,
+                                             context=8),
+                                        ["vocab_size", "d_model", "heads", "layers", "context",
+                                         "seed"]),
+    "architectures.input_gradient_by_distance": (
+        architectures.input_gradient_by_distance,
+        lambda: dict(model=architectures.CausalTransformer(5, d_model=4, heads=2, layers=1,
+                                                           context=8),
+                     inputs=torch.zeros(1, 4, dtype=torch.long)),
+        ["model", "inputs", "seed"]),
+    "architectures.rezero": (architectures.rezero,
+                             lambda: dict(model=vgcourse.mlp(2, 4, residual=True)), ["model"]),
+    "architectures.fixup": (architectures.fixup,
+                            lambda: dict(model=vgcourse.mlp(2, 4, residual=True)), ["model"]),
+    "architectures.DiagonalLinearRNN": (architectures.DiagonalLinearRNN,
+                                        dict(hidden_size=3, encoder_size=2),
+                                        ["input_size", "hidden_size", "output_size", "r_min",
+                                         "r_max", "encoder_size", "seed", "dtype"]),
+    "architectures.orthogonal_rnn": (architectures.orthogonal_rnn, dict(hidden_size=3),
+                                     ["input_size", "hidden_size", "output_size", "seed",
+                                      "dtype"]),
+    "architectures.parametric_activation": (architectures.parametric_activation,
+                                            dict(name="prelu", value=0.5), ["name", "value"]),
+    "architectures.learn_activation": (architectures.learn_activation,
+                                       lambda: dict(model=vgcourse.mlp(2, 4), name="prelu"),
+                                       ["model", "name", "value"]),
+    "architectures.activation_parameters": (
+        architectures.activation_parameters,
+        lambda: dict(model=architectures.learn_activation(vgcourse.mlp(2, 4), "swish")),
+        ["model"]),
+    "theory.highway_gradient_decay": (theory.highway_gradient_decay,
+                                      dict(gate_bias=0.0, depth=3),
+                                      ["gate_bias", "depth", "chi_transform"]),
+    "theory.eigenvalue_for_horizon": (theory.eigenvalue_for_horizon, dict(horizon=10),
+                                      ["horizon", "keep"]),
 }
 
 ODD_VALUES = st.one_of(
@@ -103,7 +148,7 @@ ODD_VALUES = st.one_of(
     st.integers(min_value=-3, max_value=3),
     st.floats(allow_nan=True, allow_infinity=True, width=64),
     st.text(max_size=3),
-    st.sampled_from(["float64", "relu", "yes", "cpu", "he", "batch"]),
+    st.sampled_from(["float64", "relu", "yes", "cpu", "he", "batch", "prelu"]),
     st.sampled_from([torch.zeros(0), torch.ones(2, 2), torch.tensor(1.0), np.ones(3),
                      torch.ones(5, 3, dtype=torch.int64), [1, 2], (1,), {}]),
 )
@@ -121,7 +166,8 @@ def _call(name, param, value):
 PAIRS = [(name, param) for name, (_, _, params) in CALLS.items() for param in params]
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+# about four examples per (function, argument) pair: a few seconds
+@settings(max_examples=550, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(pair=st.sampled_from(PAIRS), value=ODD_VALUES)
 def test_every_call_returns_or_names_the_argument(pair, value):

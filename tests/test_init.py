@@ -80,6 +80,23 @@ def test_bad_arguments_name_the_argument():
         vgcourse.initialize(layer(), "he", gain=-1)
 
 
+def test_initialize_and_theory_check_a_scheme_the_same_way():
+    """One check (init.get_scheme) for the scheme and its std, so both give the same errors."""
+    calls = [lambda **kw: vgcourse.initialize(layer(), **kw),
+             lambda **kw: vgcourse.theory.init_variance(fan_in=4, **kw)]
+    for call in calls:
+        with pytest.raises(ValueError, match="scheme='kaiming' is not supported; expected one "
+                                             "of 'default', 'normal'"):
+            call(scheme="kaiming")
+        with pytest.raises(ValueError, match="std=None is not allowed with scheme='normal'"):
+            call(scheme="normal")
+        with pytest.raises(ValueError, match="std=0.1 is only used with scheme='normal', not "
+                                             "scheme='he'"):
+            call(scheme="he", std=0.1)
+        with pytest.raises(ValueError, match=r"std=1e\+200 is not allowed"):
+            call(scheme="normal", std=1e200)
+
+
 def test_constant_scheme_sets_every_weight_to_one_over_fan_in():
     lin = vgcourse.initialize(layer(), "constant", gain=2.0)
     assert torch.all(lin.weight == 2.0 / FAN_IN)
@@ -99,11 +116,14 @@ def test_bias_std_draws_gaussian_biases():
 
 @pytest.mark.parametrize("scheme, kwargs", [("default", {}), ("lecun", {}), ("xavier", {}),
                                             ("he", {"gain": 0.5}), ("orthogonal", {}),
-                                            ("normal", {"std": 0.05})])
+                                            ("constant", {}), ("normal", {"std": 0.05})])
 def test_init_sigmas_are_what_initialize_draws(scheme, kwargs):
     """theory.init_sigmas: σ_w² = fan_in·Var(W) and σ_b² = Var(b), measured on 120,000 weights
-    and 300 biases (the default's biases: U(±1/√400), relative error of the variance of 300
-    uniform draws ≈ sqrt(0.8/300) ≈ 5 %, so 20 % is four standard errors)."""
+    (the sample variance's relative standard error is sqrt(2/N) ≈ 0.4 % for Gaussian draws,
+    less for uniform ones; orthogonal is exact up to the mean; 3 % is seven of them) and 300
+    biases (the default's biases: U(±1/√400), relative error of the variance of 300 uniform
+    draws ≈ sqrt(0.8/300) ≈ 5 %, so 20 % is four standard errors). Both sides come from
+    vgcourse.init.SCHEME_TABLE: this checks each law's variance against what it draws."""
     sigma_w, sigma_b = vgcourse.theory.init_sigmas(scheme, FAN_IN, FAN_OUT, **kwargs)
     std, gain = kwargs.get("std"), kwargs.get("gain")
     lin = vgcourse.initialize(layer(), scheme, gain=gain, std=std,

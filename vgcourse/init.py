@@ -7,13 +7,112 @@ initialisation (weights and biases uniform with bound 1/sqrt(fan_in)).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
 
 from ._validation import check_choice, check_int, check_positive
 
-SCHEMES = ("default", "normal", "lecun", "xavier", "he", "orthogonal", "constant")
+
+@dataclass(frozen=True)
+class InitScheme:
+    """One initialisation scheme: the law its weights are drawn from and that law's scale.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, e.g. ``"he"``.
+    law : {"normal", "uniform", "orthogonal", "constant"}
+        How a weight matrix is drawn: N(0, a²); U(−a, a); a Haar-orthogonal matrix
+        (:func:`haar_orthogonal`), whose entries have root mean square a; every entry equal
+        to a.
+    scale : callable
+        ``scale(fan_in, fan_out, std)``: the number a of ``law`` for a layer with these fans
+        (``std`` is the argument of ``scheme="normal"``, None for the others).
+    source : str
+        Where the scheme comes from.
+    needs_std : bool
+        Whether the scheme is set by ``std`` (``"normal"``); the others refuse one.
+    draws_biases : bool
+        Whether the biases are drawn from the weights' law too (PyTorch's default); every
+        other scheme zeroes them, as the papers do.
+    """
+
+    name: str
+    law: str
+    scale: Callable[[int, int, float | None], float]
+    source: str
+    needs_std: bool = False
+    draws_biases: bool = False
+
+    def variance(self, fan_in: int, fan_out: int, std: float | None = None) -> float:
+        """Var(W_ij) of one weight entry, before any gain: a² (normal, orthogonal), a²/3
+        (uniform), 0 (constant)."""
+        a = self.scale(fan_in, fan_out, std)
+        return {"normal": a * a, "orthogonal": a * a, "uniform": a * a / 3,
+                "constant": 0.0}[self.law]
+
+
+#: Every initialisation scheme of :func:`initialize` by name, with its law and scale: the one
+#: table that :func:`initialize` draws from and :func:`vgcourse.theory.init_variance` reads.
+SCHEME_TABLE: dict[str, InitScheme] = {
+    s.name: s
+    for s in [
+        InitScheme("default", "uniform", lambda fan_in, fan_out, std: 1 / math.sqrt(fan_in),
+                   "PyTorch's nn.Linear.reset_parameters", draws_biases=True),
+        InitScheme("normal", "normal", lambda fan_in, fan_out, std: std,
+                   "a given standard deviation", needs_std=True),
+        InitScheme("lecun", "normal", lambda fan_in, fan_out, std: 1 / math.sqrt(fan_in),
+                   "LeCun et al. 1998"),
+        InitScheme("xavier", "normal",
+                   lambda fan_in, fan_out, std: math.sqrt(2 / (fan_in + fan_out)),
+                   "Glorot & Bengio 2010"),
+        InitScheme("he", "normal", lambda fan_in, fan_out, std: math.sqrt(2 / fan_in),
+                   "He et al. 2015"),
+        InitScheme("orthogonal", "orthogonal",
+                   lambda fan_in, fan_out, std: 1 / math.sqrt(max(fan_in, fan_out)),
+                   "Saxe et al. 2014"),
+        InitScheme("constant", "constant", lambda fan_in, fan_out, std: 1 / fan_in,
+                   "the symmetry problem: every unit averages its inputs"),
+    ]
+}
+SCHEMES = tuple(SCHEME_TABLE)
+
+# Largest std a scheme takes: its square must stay within float64's range, ~1.8e308.
+_LARGEST_STD = 1e100
+
+
+def get_scheme(scheme: str, std: float | None = None) -> InitScheme:
+    """The entry of :data:`SCHEME_TABLE` for ``scheme``, after checking that ``std`` goes with it.
+
+    Parameters
+    ----------
+    scheme : str
+        A key of :data:`SCHEME_TABLE`.
+    std : float, optional
+        Required by ``"normal"`` (finite, >= 0), refused by every other scheme.
+
+    Raises
+    ------
+    ValueError
+        Naming ``scheme`` or ``std``, its value and what is allowed.
+
+    Examples
+    --------
+    >>> get_scheme("he").variance(fan_in=8, fan_out=4)
+    0.25
+    """
+    check_choice("scheme", scheme, SCHEMES)
+    entry = SCHEME_TABLE[scheme]
+    if entry.needs_std:
+        if std is None:
+            raise ValueError(f"std=None is not allowed with scheme={scheme!r}; pass std > 0.")
+        check_positive("std", std, allow_zero=True, maximum=_LARGEST_STD)
+    elif std is not None:
+        raise ValueError(f"std={std!r} is only used with scheme='normal', not scheme={scheme!r}.")
+    return entry
 
 
 def initialize(
@@ -39,6 +138,7 @@ def initialize(
         ``orthogonal``: W = Q with orthonormal rows or columns (Saxe et al. 2014).
         ``constant``: every weight 1/fan_in, so each unit averages its inputs; all units of a
         layer are identical and stay so under gradient descent (the symmetry problem).
+        Each scheme's law and scale are its entry in :data:`SCHEME_TABLE`.
     gain : float, optional
         Multiplies every weight after the scheme draws it, so ``orthogonal`` with gain ``a``
         gives ``a·Q`` and ``lecun`` with gain σ_w gives the mean-field W ~ N(0, σ_w²/fan_in).
@@ -58,58 +158,51 @@ def initialize(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model is a {type(model).__name__}; expected a torch.nn.Module.")
-    check_choice("scheme", scheme, SCHEMES)
+    entry = get_scheme(scheme, std)
     if gain is not None:
         check_positive("gain", gain, allow_zero=True)
-    if scheme == "normal":
-        if std is None:
-            raise ValueError("std=None is not allowed with scheme='normal'; pass std > 0.")
-        check_positive("std", std, allow_zero=True)
-    elif std is not None:
-        raise ValueError(f"std={std!r} is only used with scheme='normal', not scheme={scheme!r}.")
     if bias_std is not None:
         check_positive("bias_std", bias_std, allow_zero=True)
-        if scheme == "default":
-            raise ValueError(f"bias_std={bias_std!r} is not allowed with scheme='default', "
+        if entry.draws_biases:
+            raise ValueError(f"bias_std={bias_std!r} is not allowed with scheme={scheme!r}, "
                              "which draws its biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).")
     scale = 1.0 if gain is None else float(gain)
     with torch.no_grad():
         for layer in model.modules():
             if isinstance(layer, nn.Linear):
-                _init_linear(layer, scheme, std, generator)
+                _init_linear(layer, entry, std, generator)
                 layer.weight.mul_(scale)
                 if bias_std is not None and layer.bias is not None:
                     layer.bias.normal_(0.0, bias_std, generator=generator)
     return model
 
 
-def _init_linear(layer: nn.Linear, scheme: str, std, generator) -> None:
+def _init_linear(layer: nn.Linear, entry: InitScheme, std, generator) -> None:
     weight = layer.weight
     fan_out, fan_in = weight.shape
     if weight.numel() == 0:  # a zero-width layer: no weight to draw, and 1/fan_in is undefined
         if layer.bias is not None:
             layer.bias.zero_()
         return
-    if scheme == "default":
-        bound = 1 / math.sqrt(fan_in)
-        weight.uniform_(-bound, bound, generator=generator)
-        if layer.bias is not None:
-            layer.bias.uniform_(-bound, bound, generator=generator)
-        return
-    if scheme == "orthogonal":
+    a = entry.scale(fan_in, fan_out, std)
+    if entry.law == "orthogonal":
         _orthogonal_(weight, generator)
-    elif scheme == "constant":
-        weight.fill_(1 / fan_in)
     else:
-        sigma = {
-            "normal": std,
-            "lecun": 1 / math.sqrt(fan_in),
-            "xavier": math.sqrt(2 / (fan_in + fan_out)),
-            "he": math.sqrt(2 / fan_in),
-        }[scheme]
-        weight.normal_(0.0, sigma, generator=generator)
+        _draw(weight, entry.law, a, generator)
     if layer.bias is not None:
-        layer.bias.zero_()
+        if entry.draws_biases:
+            _draw(layer.bias, entry.law, a, generator)
+        else:
+            layer.bias.zero_()
+
+
+def _draw(tensor: torch.Tensor, law: str, a: float, generator) -> None:
+    if law == "uniform":
+        tensor.uniform_(-a, a, generator=generator)
+    elif law == "constant":
+        tensor.fill_(a)
+    else:
+        tensor.normal_(0.0, a, generator=generator)
 
 
 def haar_orthogonal(rows: int, cols: int | None = None,

@@ -1,16 +1,15 @@
 """What activation functions do to units: saturation, dead units, self-normalisation.
 
 Measurements on any model with a ``hidden`` list of layers (each with a ``.linear``
-submodule and an ``activation_name``, as :func:`vgcourse.mlp` builds), the mean-field
-prediction of the saturated fraction, and the two training experiments of chapter 2: the
-saturation of the top sigmoid layer (Glorot & Bengio 2010) and dying ReLUs.
+submodule and an ``activation_name``, as :func:`vgcourse.mlp` builds) and the two training
+experiments of chapter 2: the saturation of the top sigmoid layer (Glorot & Bengio 2010) and
+dying ReLUs. The mean-field prediction of the saturated fraction is a closed form, in
+:mod:`vgcourse.theory` (:func:`vgcourse.theory.predicted_saturated_fraction`).
 """
 
 from __future__ import annotations
 
 import copy
-import functools
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -145,112 +144,6 @@ def saturated_fraction(
         out.append(float((act.derivative(u).abs() < threshold * act.derivative_sup)
                          .double().mean()))
     return out
-
-
-def saturation_edge(activation: str | Activation, threshold: float = SATURATION_THRESHOLD) -> float:
-    """The pre-activation u_c > 0 beyond which a saturating unit counts as saturated.
-
-    Solves φ'(u_c) = ``threshold``·sup abs(φ') by bisection, for activations whose derivative is
-    even and decreasing in abs(u) (tanh: u_c = atanh(sqrt(0.95)) ≈ 2.18 at 5 %; the sigmoid,
-    σ'(u) = tanh'(u/2)/4, twice that, ≈ 4.36).
-    """
-    act = get_activation(activation)
-    if not act.saturates:
-        raise ValueError(f"activation={act.name!r} does not saturate; expected 'sigmoid' or "
-                         "'tanh'.")
-    check_positive("threshold", threshold)
-    return _edge(act, float(threshold))
-
-
-@functools.lru_cache(maxsize=64)
-def _edge(act: Activation, threshold: float) -> float:
-    # Activation is a frozen dataclass, so the solved edge can be cached: the mean-field
-    # predictions call this once per layer and weight scale.
-    target = threshold * act.derivative_sup
-    lo, hi = 0.0, 60.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        value = float(act.derivative(torch.tensor(mid, dtype=torch.float64)))
-        lo, hi = (mid, hi) if value >= target else (lo, mid)
-    return 0.5 * (lo + hi)
-
-
-def predicted_saturated_fraction(
-    activation: str | Activation,
-    sigma_w: float,
-    sigma_b: float = 0.0,
-    depth: int = 10,
-    q_input: float = 1.0,
-    threshold: float = SATURATION_THRESHOLD,
-) -> list[float]:
-    """Mean-field prediction of the saturated fraction of hidden layers 1..L at initialisation.
-
-    With W ~ N(0, σ_w²/n) each pre-activation of layer l is N(0, q_l), q_l from
-    :func:`vgcourse.theory.variance_trajectory` (Poole et al. 2016), so the share of units past
-    the edge u_c of :func:`saturation_edge` is P(abs(u) > u_c) = erfc(u_c / sqrt(2 q_l)).
-    Non-saturating activations give zeros, as :func:`vgcourse.gradient_flow` reports.
-    """
-    from .theory import variance_trajectory
-
-    act = get_activation(activation)
-    q = variance_trajectory(act, sigma_w, sigma_b, depth, q_input)
-    if not act.saturates:
-        return [0.0] * depth
-    edge = saturation_edge(act, threshold)
-    return [math.erfc(edge / math.sqrt(2 * ql)) if ql > 0 else 0.0 for ql in q]
-
-
-def scale_for_saturated_fraction(
-    activation: str | Activation,
-    fraction: float,
-    depth: int = 10,
-    sigma_b: float = 0.0,
-    q_input: float = 1.0,
-    threshold: float = SATURATION_THRESHOLD,
-) -> float:
-    """The weight scale σ_w at which layer ``depth`` is predicted to have ``fraction`` saturated.
-
-    Inverts :func:`predicted_saturated_fraction` (which grows with σ_w) by bisection on
-    log σ_w in [0.01, 1000]. Comparing two activations at the same ``fraction`` says how much
-    larger one's weights must be to saturate as much as the other's.
-
-    Parameters
-    ----------
-    activation : {"sigmoid", "tanh"} or Activation
-    fraction : float
-        Target saturated share, strictly between 0 and the share reached at σ_w = 1000.
-    depth, sigma_b, q_input, threshold
-        As in :func:`predicted_saturated_fraction`.
-
-    Returns
-    -------
-    float
-        σ_w, to a relative precision of about 1e-14.
-
-    Examples
-    --------
-    >>> round(scale_for_saturated_fraction("tanh", 0.5), 2)
-    3.7
-    """
-    act = get_activation(activation)
-    if not act.saturates:
-        raise ValueError(f"activation={act.name!r} does not saturate; expected 'sigmoid' or "
-                         "'tanh'.")
-    check_int("depth", depth)
-
-    def share(sigma_w):
-        return predicted_saturated_fraction(act, sigma_w, sigma_b, depth, q_input,
-                                            threshold)[-1]
-
-    lo, hi = math.log(0.01), math.log(1000.0)
-    if not share(math.exp(lo)) < fraction < share(math.exp(hi)):
-        raise ValueError(f"fraction={fraction!r} is not reachable; expected a share between "
-                         f"{share(math.exp(lo)):.3g} and {share(math.exp(hi)):.3g} for "
-                         f"{act.name} at depth {depth}.")
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if share(math.exp(mid)) < fraction else (lo, mid)
-    return math.exp(0.5 * (lo + hi))
 
 
 def gradient_samples(

@@ -11,6 +11,7 @@ u_l = W_l h_{l-1} + b_l.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -18,7 +19,8 @@ import torch
 
 from ._validation import check_choice, check_int, check_positive
 from .activations import Activation, get_activation
-from .init import SCHEMES
+from .init import get_scheme
+from .probe import SATURATION_THRESHOLD
 
 # Every registered activation is smooth except at 0, so Gauss–Legendre on each half-line
 # (truncated at 12 standard deviations) is exact to ~1e-13 where Gauss–Hermite with an odd node
@@ -33,7 +35,7 @@ _W = torch.tensor(
 )
 
 
-# -- signal propagation: Gaussian averages, mean-field recursions, χ, Jacobians --------------------
+# -- signal propagation: Gaussian averages, mean-field recursions, χ, Jacobians, saturation ------
 def gaussian_expectation(f, q: float) -> float:
     """E[f(√q·z)] for z ~ N(0, 1), by Gauss–Legendre quadrature on each half-line.
 
@@ -299,6 +301,112 @@ def sigmoid_tanh_scale_ratio(q_tanh: float) -> float:
     return 4 * math.sqrt(m / (1 + m))
 
 
+# saturation: the share of units past the edge where φ' is small, at initialisation
+def saturation_edge(activation: str | Activation, threshold: float = SATURATION_THRESHOLD) -> float:
+    """The pre-activation u_c > 0 beyond which a saturating unit counts as saturated.
+
+    Solves φ'(u_c) = ``threshold``·sup abs(φ') by bisection, for activations whose derivative is
+    even and decreasing in abs(u) (tanh: u_c = atanh(sqrt(0.95)) ≈ 2.18 at 5 %; the sigmoid,
+    σ'(u) = tanh'(u/2)/4, twice that, ≈ 4.36).
+    """
+    act = get_activation(activation)
+    if not act.saturates:
+        raise ValueError(f"activation={act.name!r} does not saturate; expected 'sigmoid' or "
+                         "'tanh'.")
+    check_positive("threshold", threshold)
+    return _edge(act, float(threshold))
+
+
+@functools.lru_cache(maxsize=64)
+def _edge(act: Activation, threshold: float) -> float:
+    # Activation is a frozen dataclass, so the solved edge can be cached: the mean-field
+    # predictions call this once per layer and weight scale.
+    target = threshold * act.derivative_sup
+    lo, hi = 0.0, 60.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        value = float(act.derivative(torch.tensor(mid, dtype=torch.float64)))
+        lo, hi = (mid, hi) if value >= target else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def predicted_saturated_fraction(
+    activation: str | Activation,
+    sigma_w: float,
+    sigma_b: float = 0.0,
+    depth: int = 10,
+    q_input: float = 1.0,
+    threshold: float = SATURATION_THRESHOLD,
+) -> list[float]:
+    """Mean-field prediction of the saturated fraction of hidden layers 1..L at initialisation.
+
+    With W ~ N(0, σ_w²/n) each pre-activation of layer l is N(0, q_l), q_l from
+    :func:`variance_trajectory` (Poole et al. 2016), so the share of units past
+    the edge u_c of :func:`saturation_edge` is P(abs(u) > u_c) = erfc(u_c / sqrt(2 q_l)).
+    Non-saturating activations give zeros, as :func:`vgcourse.gradient_flow` reports; the
+    measured share is :func:`vgcourse.saturation.saturated_fraction`.
+    """
+    act = get_activation(activation)
+    q = variance_trajectory(act, sigma_w, sigma_b, depth, q_input)
+    if not act.saturates:
+        return [0.0] * depth
+    edge = saturation_edge(act, threshold)
+    return [math.erfc(edge / math.sqrt(2 * ql)) if ql > 0 else 0.0 for ql in q]
+
+
+def scale_for_saturated_fraction(
+    activation: str | Activation,
+    fraction: float,
+    depth: int = 10,
+    sigma_b: float = 0.0,
+    q_input: float = 1.0,
+    threshold: float = SATURATION_THRESHOLD,
+) -> float:
+    """The weight scale σ_w at which layer ``depth`` is predicted to have ``fraction`` saturated.
+
+    Inverts :func:`predicted_saturated_fraction` (which grows with σ_w) by bisection on
+    log σ_w in [0.01, 1000]. Comparing two activations at the same ``fraction`` says how much
+    larger one's weights must be to saturate as much as the other's.
+
+    Parameters
+    ----------
+    activation : {"sigmoid", "tanh"} or Activation
+    fraction : float
+        Target saturated share, strictly between 0 and the share reached at σ_w = 1000.
+    depth, sigma_b, q_input, threshold
+        As in :func:`predicted_saturated_fraction`.
+
+    Returns
+    -------
+    float
+        σ_w, to a relative precision of about 1e-14.
+
+    Examples
+    --------
+    >>> round(scale_for_saturated_fraction("tanh", 0.5), 2)
+    3.7
+    """
+    act = get_activation(activation)
+    if not act.saturates:
+        raise ValueError(f"activation={act.name!r} does not saturate; expected 'sigmoid' or "
+                         "'tanh'.")
+    check_int("depth", depth)
+
+    def share(sigma_w):
+        return predicted_saturated_fraction(act, sigma_w, sigma_b, depth, q_input,
+                                            threshold)[-1]
+
+    lo, hi = math.log(0.01), math.log(1000.0)
+    if not share(math.exp(lo)) < fraction < share(math.exp(hi)):
+        raise ValueError(f"fraction={fraction!r} is not reachable; expected a share between "
+                         f"{share(math.exp(lo)):.3g} and {share(math.exp(hi)):.3g} for "
+                         f"{act.name} at depth {depth}.")
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if share(math.exp(mid)) < fraction else (lo, mid)
+    return math.exp(0.5 * (lo + hi))
+
+
 # -- initialisation and the edge of chaos: scheme variances, fan modes, LSUV, χ maps ----------
 
 def init_variance(
@@ -306,6 +414,9 @@ def init_variance(
     std: float | None = None,
 ) -> float:
     """Variance of one weight entry under an initialisation scheme of :func:`vgcourse.initialize`.
+
+    Read from the scheme's law and scale in :data:`vgcourse.init.SCHEME_TABLE`, the table that
+    :func:`vgcourse.initialize` draws from.
 
     Parameters
     ----------
@@ -333,21 +444,8 @@ def init_variance(
     fan_out = fan_in if fan_out is None else fan_out
     check_int("fan_out", fan_out)
     check_positive("gain", gain, allow_zero=True, maximum=_LARGEST_SCALE)
-    check_choice("scheme", scheme, SCHEMES)  # the schemes are listed once, in vgcourse.init
-    if scheme == "normal":
-        if std is None:
-            raise ValueError("std=None is not allowed with scheme='normal'; pass std > 0.")
-        check_positive("std", std, allow_zero=True, maximum=_LARGEST_SCALE)
-    base = {
-        "default": 1 / (3 * fan_in),
-        "lecun": 1 / fan_in,
-        "xavier": 2 / (fan_in + fan_out),
-        "he": 2 / fan_in,
-        "orthogonal": 1 / max(fan_in, fan_out),
-        "constant": 0.0,
-        "normal": (std or 0.0) ** 2,
-    }[scheme]
-    return gain**2 * base
+    # the schemes, their laws and scales are written once, in vgcourse.init.SCHEME_TABLE
+    return gain**2 * get_scheme(scheme, std).variance(fan_in, fan_out, std)
 
 
 def init_sigmas(
@@ -379,7 +477,9 @@ def init_sigmas(
     1.0
     """
     sigma_w = math.sqrt(fan_in * init_variance(scheme, fan_in, fan_out, gain=gain, std=std))
-    sigma_b = math.sqrt(1 / (3 * fan_in)) if scheme == "default" else 0.0
+    entry = get_scheme(scheme, std)  # the gain multiplies the weights, not the biases
+    fan_out = fan_in if fan_out is None else fan_out
+    sigma_b = math.sqrt(entry.variance(fan_in, fan_out, std)) if entry.draws_biases else 0.0
     return sigma_w, sigma_b
 
 
