@@ -191,6 +191,66 @@ def copy_task(
     return x.to(device), targets.to(device)
 
 
+def history_task(
+    n: int = 512, length: int = 100, cycle: int = 4, lead: int = 5, rate: float = 0.05,
+    seed: int = 0, device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Long, mostly predictable symbol sequences whose label is one early, rare symbol.
+
+    A task for history compression (Schmidhuber 1992). The background repeats the cycle
+    0, 1, …, ``cycle`` − 1 from a random phase, so it is predictable. Rare events replace it:
+    one *key*, symbol ``cycle`` or ``cycle + 1``, at a position drawn from 1..``lead``, and after
+    it, independently at each later step with probability ``rate``, a *distractor*, symbol
+    ``cycle + 2`` or ``cycle + 3``. The label is the key (0 or 1), so it lies about
+    ``length − lead`` steps before the end; the distractors carry nothing about it. The
+    vocabulary has ``cycle + 4`` symbols.
+
+    Parameters
+    ----------
+    n : int, default 512
+        Number of sequences.
+    length : int, default 100
+        Sequence length T, greater than ``lead``.
+    cycle : int, default 4
+        Period of the predictable background, at least 2.
+    lead : int, default 5
+        The key sits at a position drawn uniformly from 1..lead (0-based).
+    rate : float, default 0.05
+        Probability of a distractor at each step after the key, in [0, 1].
+    seed : int, default 0
+    device : torch.device or str, optional
+        Where both tensors go (default the CPU); the draw does not depend on it.
+
+    Returns
+    -------
+    symbols : Tensor of int64, shape (n, length)
+    labels : Tensor of int64, shape (n,)
+        The key minus ``cycle``: 0 or 1, balanced in expectation.
+
+    Examples
+    --------
+    >>> symbols, labels = history_task(n=2, length=12, rate=0.0)
+    >>> symbols.shape, int((symbols >= 4).sum())  # one key per sequence, no distractor
+    (torch.Size([2, 12]), 2)
+    """
+    check_int("n", n)
+    check_int("cycle", cycle, minimum=2)
+    check_int("lead", lead)
+    check_int("length", length, minimum=lead + 1)
+    check_positive("rate", rate, allow_zero=True, maximum=1.0)
+    g = _generator(seed)
+    phase = torch.randint(cycle, (n, 1), generator=g)
+    steps = torch.arange(length)
+    symbols = (phase + steps) % cycle
+    key_at = torch.randint(1, lead + 1, (n, 1), generator=g)
+    labels = torch.randint(2, (n,), generator=g)
+    later = (torch.rand(n, length, generator=g) < rate) & (steps > key_at)
+    distractor = cycle + 2 + torch.randint(2, (n, length), generator=g)
+    symbols = torch.where(later, distractor, symbols)
+    symbols = torch.where(steps == key_at, (cycle + labels)[:, None], symbols)
+    return symbols.to(device), labels.to(device)
+
+
 def random_teacher(
     n: int = 2048,
     features: int = 64,
