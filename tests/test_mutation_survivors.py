@@ -706,6 +706,25 @@ def test_gradient_flow_of_one_tanh_unit_by_hand():
     assert flow.saturated_fraction == [0.0] and flow.dead_fraction == [0.0]
 
 
+def test_a_float32_slope_exactly_at_the_dead_threshold_is_dead():
+    """Dead means abs(φ') at most 10⁻³ × sup φ', the bound included. Measured in float32
+    (dtype=None), a sigmoid unit at u = −8.2935495 (a float32) has σ(1 − σ) equal to the
+    threshold ¼·10⁻³ rounded to float32, exactly: it is dead, its neighbour at u = 0 is not
+    (kills ``<=`` → ``<``). Tanh first, so the sigmoid layer is measured on its own."""
+    from vgcourse.models import MLP, HiddenLayer
+
+    tanh, sigmoid = vgcourse.get_activation("tanh"), vgcourse.get_activation("sigmoid")
+    model = MLP([HiddenLayer(1, 2, tanh), HiddenLayer(2, 2, sigmoid)], nn.Linear(2, 1))
+    with torch.no_grad():
+        model.hidden[1].linear.weight.zero_()
+        model.hidden[1].linear.bias.copy_(torch.tensor([-8.293549537658691, 0.0]))
+    slope = sigmoid.derivative_from_output(torch.sigmoid(model.hidden[1].linear.bias))
+    assert slope[0] == torch.tensor(vgcourse.probe.DEAD_THRESHOLD * sigmoid.derivative_sup,
+                                    dtype=torch.float32)
+    flow = vgcourse.gradient_flow(model, torch.ones(3, 1), torch.zeros(3, 1), dtype=None)
+    assert flow.dead_fraction[1] == 0.5
+
+
 # -- assign (the student edition) -----------------------------------------------------------------
 def _tiny_book(root):
     """A two-page book: an intro, chapter 1 with one exercise region and a solution cell, and

@@ -185,6 +185,25 @@ EQUIVALENT = [
          line="t = torch.zeros(0, n_in, dtype=torch.float64)",
          reason="jacobian_log_spectrum: once a layer has no active unit, q has no columns, so "
                 "every later layer takes this branch again and t is never read"),
+    dict(module="probe", operator="compare Lt->LtE",
+         before="slope < SATURATION_THRESHOLD * act.derivative_sup",
+         after="slope <= SATURATION_THRESHOLD * act.derivative_sup",
+         line="slope < SATURATION_THRESHOLD * act.derivative_sup",
+         reason="only sigmoid and tanh saturate, and neither slope is ever exactly 5 % of its "
+                "supremum: tanh's 1 − h² is a multiple of 2⁻⁵³ (2⁻²⁴ in float32) and 0.05 is "
+                "not; for the sigmoid a search of every float16/bfloat16 input, 4·10⁵ float32 "
+                "and 10⁵ float64 inputs around each crossing, computed both in float64 and in "
+                "the input's dtype, finds none"),
+    dict(module="probe", operator="compare LtE->Lt",
+         before="slope.abs().amax(dim=1) <= DEAD_THRESHOLD * act.derivative_sup",
+         after="slope.abs().amax(dim=1) < DEAD_THRESHOLD * act.derivative_sup",
+         line="dead = (slope.abs().amax(dim=1) <= DEAD_THRESHOLD",
+         reason="the stacked path computes φ' in float64, where no registered activation's "
+                "slope is exactly 10⁻³ of its supremum: piecewise-linear slopes are 0 or ≥ 0.01, "
+                "1 − h², h + 1 and h + λα are multiples of 2⁻⁵³ or 2⁻⁵² and 10⁻³·sup is not, and "
+                "a search around each crossing (every float16/bfloat16 input, 4·10⁵ float32 and "
+                "10⁵ float64 inputs) finds none for sigmoid, GELU and SiLU. (In float32 the "
+                "per-layer path can hit it: test_a_float32_slope_exactly_at_the_dead_threshold)"),
 ]
 # Shared test helpers (conftest.py, and every tests/_*.py such as _book.py) are copied too.
 COPY_TESTS = ["tests/conftest.py", "tests/__init__.py"]
