@@ -372,3 +372,69 @@ def test_histograms_skip_values_that_are_not_finite():
     assert edges.tolist() == [0.0, 1.5, 3.0]
     assert density.tolist() == pytest.approx([2 / (3 * 1.5), 1 / (3 * 1.5)])
     assert all(math.isnan(v) for v in found["b"][1])  # nothing to bin
+
+
+def test_a_sweep_over_learning_rate_and_gain_has_a_frame_per_setting_from_its_own_run():
+    """Chapter 8's panel in miniature: the monitor's update-to-data ratios and output
+    histograms over learning rate × gain, as a static sweep.
+
+    Every grid point gets a frame whose alt text names its setting and the 1e-3 guide, and each
+    frame is drawn from its own run: at step 0 the update is plain SGD's, so a layer's ratio is
+    lr·‖g‖/‖W‖, computed here by hand from the model's own gradient at that gain."""
+    import json
+    import re
+
+    from vgcourse.plots import PALETTE, new_axes
+
+    x, y = _batch(16)
+
+    def model_at(gain):
+        return vgcourse.mlp(2, 8, activation="tanh", init="lecun", gain=gain, in_features=3,
+                            out_features=2, seed=0, dtype=D)
+
+    def panel(lr, gain):
+        model = model_at(gain)
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        with Monitor(model, optimizer, every=2) as monitor:
+            _sgd_steps(model, optimizer, x, y, 4)
+        fig, (left, right) = new_axes(figsize=(8.0, 3.0), ncols=2)
+        ratios = list(zip(*monitor.update_to_data))
+        for color, name, ratio in zip(PALETTE, monitor.layers, ratios):
+            left.semilogy(monitor.steps, ratio, color=color, label=f"layer {name}")
+        left.axhline(1e-3, color="0.3", ls="--", label="1e-3 rule of thumb")
+        left.set(xlabel="training step", ylabel=r"$\|\Delta W\| / \|W\|$")
+        hists = monitor.histogram_at(monitor.steps[-1])
+        for color, call in zip(PALETTE, monitor.activations):
+            edges, density = hists[call]
+            right.plot(edges[:-1], density, color=color, label=call)
+        right.set(xlabel="output h", ylabel="density")
+        left.legend()
+        right.legend()
+        return fig
+
+    grid = dict(lr=[0.01, 0.1], gain=[0.5, 3.0])
+    sweep = vgcourse.explore(panel, description="The monitor's record.", **grid)
+    html = sweep.static_html()
+    payload = json.loads(re.search(r'class="vgx-data">(.*?)</script>', html, re.S).group(1))
+    assert payload["names"] == ["lr", "gain"]
+    assert sorted(payload["frames"]) == ["0,0", "0,1", "1,0", "1,1"]
+    assert len(set(payload["frames"].values())) == 4  # four different pictures
+    for key, alt in payload["alts"].items():
+        i, j = (int(k) for k in key.split(","))
+        assert alt.startswith("The monitor's record. Figure with 2 panels.")
+        assert "legend: layer hidden.0.linear; layer hidden.1.linear; layer output; " \
+               "1e-3 rule of thumb" in alt
+        assert alt.endswith(f"Setting: lr = {grid['lr'][i]:g}, gain = {grid['gain'][j]:g}.")
+    for gain in grid["gain"]:
+        reference = model_at(gain)
+        _loss(reference, x, y).backward()
+        weights = [layer.linear.weight for layer in reference.hidden] + [reference.output.weight]
+        by_hand = [float(w.grad.norm() / w.detach().norm()) for w in weights]
+        assert by_hand[0] != pytest.approx(by_hand[1], rel=0.01)  # the layers differ
+        for lr in grid["lr"]:
+            fig = sweep.figure(lr=lr, gain=gain)
+            try:
+                drawn = [line.get_ydata()[0] for line in fig.axes[0].get_lines()[:3]]
+                assert drawn == pytest.approx([lr * r for r in by_hand], rel=1e-10)
+            finally:
+                plt.close(fig)
