@@ -306,3 +306,80 @@ def test_live_frames_reuse_the_layout_and_revisits_come_from_the_cache():
     wide = panel.render(top=300)  # wider labels: laid out again, not cut
     assert panel.render(top=1) == first and calls == [1, 2, 300]
     assert wide.startswith(b"\x89PNG") and wide != first
+
+
+def texts(shift=0.0):
+    """A figure with every kind of text a frame draws: tick labels, mathtext, a rotated label,
+    a legend, a text drawn without antialiasing; ``shift`` moves the free texts (in pixels)."""
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=90)
+    ax.semilogy([1, 2, 3], [1.0, 1e-3, 1e-6], label=r"measured $\|g\|$")
+    ax.set_xlabel("layer $l$ (1 = next to the input)")
+    ax.set_ylabel(r"$\|\partial\mathcal{L}/\partial h_l\|$")
+    ax.set_title("Gradient flow, depth 3")
+    ax.legend()
+    dx = shift / fig.bbox.width
+    fig.text(0.3 + dx, 0.5, "rotated text 123", rotation=33)
+    fig.text(0.1 + dx, 0.2, "no antialiasing", antialiased=False)
+    fig.text(0.6 + dx, 0.8, r"$\alpha^2_{ij} + \sqrt{x}$ mixed")
+    return fig
+
+
+def pixels(fig, canvas_class):
+    import numpy as np
+
+    canvas_class(fig)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+
+@pytest.mark.parametrize("shift", [0.0, 7.0, 7.3, -2.61])
+def test_the_frame_renderer_draws_text_pixel_for_pixel_as_agg(shift):
+    """The frame canvas caches glyph bitmaps, shaping and font metrics: a frame drawn from its
+    caches (second draw, texts moved by whole and by fractional pixels) equals Agg's drawing."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from vgcourse.exploring import _frame_canvas
+
+    frame_canvas = _frame_canvas()
+    try:
+        for _ in range(2):  # the second time every glyph comes from the cache
+            reference, drawn = texts(shift), texts(shift)
+            expected = pixels(reference, FigureCanvasAgg)
+            got = pixels(drawn, frame_canvas)
+            assert expected.shape == got.shape
+            assert (expected != got).sum() == 0
+            assert (expected[..., :3] < 128).any()  # something dark was drawn
+            plt.close(reference)
+            plt.close(drawn)
+    finally:
+        plt.close("all")
+
+
+def test_a_live_update_frees_its_figure_and_leaves_the_collector_as_it_was():
+    import gc
+    import weakref
+
+    made = []
+
+    def tracked(top):
+        fig = decades(top)
+        made.append(weakref.ref(fig))
+        return fig
+
+    panel = vgcourse.explore(tracked, top=[1, 2])
+    assert gc.isenabled()
+    panel.render(top=1)
+    assert gc.isenabled() and made[0]() is None  # freed young, without a full collection
+    gc.disable()
+    try:
+        panel.render(top=2)
+        assert not gc.isenabled()  # a collector the caller disabled stays disabled
+    finally:
+        gc.enable()
+
+    def broken(top):
+        raise RuntimeError("experiment failed")
+
+    with pytest.raises(RuntimeError):
+        vgcourse.explore(broken, top=[1]).render(top=1)
+    assert gc.isenabled()

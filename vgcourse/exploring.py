@@ -9,11 +9,14 @@ PNG and embedded in the page with sliders a reader can scrub without a kernel.
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import html
 import io
 import itertools
 import json
+import math
+from contextlib import contextmanager
 from numbers import Real
 
 import matplotlib.pyplot as plt
@@ -97,12 +100,14 @@ class Explorer:
         key = self._key(setting)
         if key is not None and key in self._frames:
             return self._frames[key]
-        fig = self.figure(**params)
-        try:
-            self._layout.fit(fig)
-            frame = self._finish(fig, setting)
-        finally:
-            plt.close(fig)
+        with _young_garbage():
+            fig = self.figure(**params)
+            try:
+                self._layout.fit(fig)
+                frame = self._finish(fig, setting)
+            finally:
+                plt.close(fig)
+                del fig  # no reference left: the figure is collected while young
         if key is not None:
             if len(self._frames) >= CACHED_FRAMES:
                 del self._frames[next(iter(self._frames))]  # the oldest
@@ -275,6 +280,29 @@ def explore(fn, *, defaults: dict | None = None, description: str = "", **grid) 
     return Explorer(fn, grid, defaults=defaults, description=description)
 
 
+@contextmanager
+def _young_garbage():
+    """Run one update with the cyclic garbage collector paused, then collect the update's own
+    garbage while it is young.
+
+    A figure is tens of thousands of objects linked in cycles. Collected as usual, the live ones
+    are promoted to the oldest generation during the update; once enough have piled up there,
+    the collector walks the whole heap of the notebook (its models, data, every module), and the
+    update that triggers it takes several times as long as the others (the p95 of a panel).
+    Paused, they stay in the youngest generation, and collecting that one generation after the
+    figure is closed frees them at a small, steady cost. A collector the caller had disabled
+    stays disabled.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+            gc.collect(0)
+
+
 def _widget_bundle(widget, include=None, exclude=None) -> dict:
     """The display bundle of an ipywidgets widget, under ipywidgets 7.7 and 8.
 
@@ -402,7 +430,9 @@ def _frame_canvas():
     """The Agg canvas class of explore's frames: one renderer per image size, shared by every
     frame of that size (one frame is drawn at a time), so the text measurements matplotlib
     caches per renderer serve every later frame instead of being redone for each new figure."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    RendererAgg = _frame_renderer()
 
     class FrameCanvas(FigureCanvasAgg):
         renderers: dict = {}
@@ -419,6 +449,123 @@ def _frame_canvas():
             return renderer
 
     return FrameCanvas
+
+
+def _frame_renderer():
+    """The Agg renderer of explore's frames: Agg's own, with the text work it repeats cached.
+
+    matplotlib 3.11 draws text glyph by glyph, and each glyph is hinted and rasterised by
+    FreeType again at every draw; the vertical metrics of a font are read from its tables again
+    for every text measured. Text is most of a frame's drawing time, and a panel's frames draw
+    the same tick labels, axis labels and legends at the same positions. This renderer keeps
+    each glyph's bitmap per font, size, glyph, transform and sub-pixel offset (a glyph moved by
+    whole pixels is the same bitmap, moved), each string's shaping, and each font's metrics, so
+    a frame is drawn from them pixel for pixel as Agg would draw it. Where matplotlib's Agg
+    backend lacks the methods this relies on, the renderer is Agg's own, unchanged.
+    """
+    from matplotlib.backends import backend_agg
+    from matplotlib.ft2font import FT2Font
+
+    base = backend_agg.RendererAgg
+    if not (all(hasattr(base, n) for n in ("_draw_text_glyphs_and_boxes", "_prepare_font"))
+            and all(hasattr(backend_agg, n) for n in ("get_hinting_flag", "RenderMode"))
+            and all(hasattr(FT2Font, n) for n in ("_layout", "_render_glyph", "_set_transform"))):
+        return base  # pragma: no cover - another matplotlib's text path
+
+    class FrameRenderer(base):
+        GLYPHS, STRINGS = 50_000, 5_000  # entries kept before a cache starts over
+
+        def __init__(self, width, height, dpi):
+            super().__init__(width, height, dpi)
+            self._glyphs: dict = {}  # glyph key -> (bitmap, left, top) at the sub-pixel offset
+            self._strings: dict = {}  # string, font, shaping options -> positioned glyphs
+            self._heights: dict = {}  # font properties -> (ascent, descent, line gap)
+
+        def _get_font_height_metrics(self, prop):
+            # What Text._get_layout reads from the font's tables when a renderer has no such
+            # method, computed alike once per font and size.
+            key = hash(prop), self.dpi
+            metrics = self._heights.get(key)
+            if metrics is None:
+                from matplotlib.font_manager import fontManager, get_font
+
+                font = get_font(fontManager._find_fonts_by_props(prop))
+                metrics = (None, None, None)
+                for table_name, gap, ascent, descent in (
+                        ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                        ("hhea", "lineGap", "ascent", "descent")):
+                    table = font.get_sfnt_table(table_name)
+                    if table is None:
+                        continue
+                    scale = (1 / font.get_sfnt_table("head")["unitsPerEm"]
+                             * prop.get_size_in_points() * self.dpi / 72)
+                    metrics = (table[ascent] * scale, -table[descent] * scale,
+                               table[gap] * scale)
+                    break
+                self._heights[key] = metrics
+            return metrics
+
+        def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+            if ismath:
+                return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+            features = mtext.get_fontfeatures() if mtext is not None else None
+            language = mtext.get_language() if mtext is not None else None
+            flags = backend_agg.get_hinting_flag()
+            key = s, hash(prop), features, language, flags, self.dpi
+            try:
+                glyphs = self._strings.get(key)
+            except TypeError:  # unhashable shaping options: drawn as Agg draws them
+                return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+            if glyphs is None:
+                font = self._prepare_font(prop)
+                size = prop.get_size_in_points()
+                glyphs = tuple((item.ft_object, size, item.glyph_index, 0, 1, item.x, item.y)
+                               for item in font._layout(s, flags=flags, features=features,
+                                                        language=language))
+                if len(self._strings) >= self.STRINGS:
+                    self._strings.clear()
+                self._strings[key] = glyphs
+            self._draw_text_glyphs_and_boxes(gc, x, y, angle, glyphs, ())
+
+        def _draw_text_glyphs_and_boxes(self, gc, x, y, angle, glyphs, boxes):
+            # Agg's loop, with each glyph's bitmap rendered once per sub-pixel offset (the
+            # last six bits of its 26.6 fixed-point position) and moved by the whole pixels.
+            cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+            flags = backend_agg.get_hinting_flag()
+            antialiased = gc.get_antialiased()
+            mode = (backend_agg.RenderMode.NORMAL if antialiased
+                    else backend_agg.RenderMode.MONO)
+            cache, dpi, height, matrices = self._glyphs, self.dpi, self.height, {}
+            for font, size, index, slant, extend, dx, dy in glyphs:  # dy is upwards
+                px = round(0x40 * (x + dx * cos - dy * sin))
+                py = round(0x40 * (height - y + dx * sin + dy * cos))  # FreeType's y: up
+                key = font, size, dpi, index, flags, mode, angle, slant, extend, px & 63, py & 63
+                glyph = cache.get(key)
+                if glyph is None:
+                    matrix = matrices.get((slant, extend))
+                    if matrix is None:
+                        import numpy as np
+
+                        matrix = matrices[slant, extend] = (
+                            0x10000 * np.array([[cos, -sin], [sin, cos]])
+                            @ [[extend, extend * slant], [0, 1]]).round().astype(int)
+                    font.set_size(size, dpi)
+                    font._set_transform(matrix, [px & 63, py & 63])
+                    bitmap = font._render_glyph(index, flags, mode)
+                    buffer = bitmap.buffer
+                    if not antialiased:
+                        buffer *= 0xff
+                    if len(cache) >= self.GLYPHS:
+                        cache.clear()
+                    glyph = cache[key] = buffer, bitmap.left, bitmap.top
+                buffer, left, top = glyph
+                self._renderer.draw_text_image(
+                    buffer, left + (px >> 6), int(height) - (top + (py >> 6)) + buffer.shape[0],
+                    0, gc)
+            if boxes:
+                super()._draw_text_glyphs_and_boxes(gc, x, y, angle, (), boxes)
+
+    return FrameRenderer
 
 
 def _use_frame_canvas(fig: Figure):
