@@ -725,6 +725,23 @@ def test_a_float32_slope_exactly_at_the_dead_threshold_is_dead():
     assert flow.dead_fraction[1] == 0.5
 
 
+@pytest.mark.parametrize("name", ["gelu", "silu"])
+def test_dead_units_of_a_plain_gelu_or_silu_net_by_hand(name):
+    """φ' from the pre-activation (GELU and SiLU have no formula in the output). Zero weights,
+    biases −12, 0, −3, 1 in both layers: only the first unit has abs(φ') at most 10⁻³ × sup
+    (GELU'(−12) and SiLU'(−12) are below 10⁻⁴; GELU'(−3) ≈ −0.012, SiLU'(−3) ≈ −0.088): a
+    quarter of each layer is dead, none saturates (neither activation saturates)."""
+    model = vgcourse.mlp(2, 4, in_features=1, activation=name, seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        for layer in model.hidden:
+            layer.linear.weight.zero_()
+            layer.linear.bias.copy_(torch.tensor([-12.0, 0.0, -3.0, 1.0]))
+    x = torch.linspace(-1, 1, 3, dtype=torch.float64).unsqueeze(1)
+    flow = vgcourse.gradient_flow(model, x, torch.zeros(3, 1, dtype=torch.float64))
+    assert flow.dead_fraction == [0.25, 0.25]
+    assert flow.saturated_fraction == [0.0, 0.0]
+
+
 # -- assign (the student edition) -----------------------------------------------------------------
 def _tiny_book(root):
     """A two-page book: an intro, chapter 1 with one exercise region and a solution cell, and
