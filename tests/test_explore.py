@@ -383,3 +383,70 @@ def test_a_live_update_frees_its_figure_and_leaves_the_collector_as_it_was():
     with pytest.raises(RuntimeError):
         vgcourse.explore(broken, top=[1]).render(top=1)
     assert gc.isenabled()
+
+
+def busy(top):
+    """Every kind of axis a frame may have: shared log axes, a secondary axis, a twin, a
+    title placed above them, ticks that change with the data."""
+    fig, (upper, lower) = plt.subplots(2, 1, figsize=(5, 4), sharex=True, layout="constrained")
+    upper.semilogy([1, 2, 3], [1.0, 10.0 ** -top, 1e-2])
+    upper.set_title(f"top {top}")
+    upper.secondary_yaxis("right", functions=(lambda v: 3 * v, lambda v: v / 3))
+    lower.plot([1, 2, 3], [0.0, top * 1e5, 2.0])  # an offset text or scientific labels
+    lower.twinx().plot([1, 3], [5.0, -top])
+    lower.set_xlabel("step")
+    return fig
+
+
+@pytest.mark.parametrize("top", [1, 7, 300])
+def test_ticks_computed_once_draw_the_same_frame(top):
+    """A frame laid out and drawn with each axis' ticks computed once per state equals the same
+    frame laid out and drawn as matplotlib does it."""
+    import numpy as np
+
+    from vgcourse.exploring import _Layout, _prepare, _ticks_once
+
+    images = []
+    for once in (False, True):
+        fig = busy(top)
+        try:
+            _prepare(fig)
+            if once:
+                _ticks_once(fig)
+            _Layout().fit(fig)
+            fig.canvas.draw()
+            images.append(np.asarray(fig.canvas.buffer_rgba()).copy())
+        finally:
+            plt.close(fig)
+    assert (images[0] != images[1]).sum() == 0
+
+
+def test_ticks_computed_once_follow_the_limits_the_size_and_the_locator():
+    """An axis that computes its ticks once per state computes them again when its limits, its
+    size on the canvas or its locator change, and then has the ticks matplotlib computes."""
+    from matplotlib.ticker import MultipleLocator
+
+    from vgcourse.exploring import _prepare, _ticks_once
+
+    steps = [lambda ax: None,
+             lambda ax: ax.set_ylim(0, 1000),
+             lambda ax: ax.set_position([0.1, 0.1, 0.8, 0.06]),  # room for fewer ticks
+             lambda ax: ax.yaxis.set_major_locator(MultipleLocator(250))]
+    figures = [plt.subplots(figsize=(4, 6))[0] for _ in range(2)]
+    try:
+        for fig in figures:
+            fig.axes[0].plot([0, 1], [0, 1])
+            _prepare(fig)
+        _ticks_once(figures[1])
+        seen = []
+        for step in steps:
+            labels = []
+            for fig in figures:
+                step(fig.axes[0])
+                labels.append([t.label1.get_text() for t in fig.axes[0].yaxis._update_ticks()])
+            assert labels[0] == labels[1]
+            seen.append(labels[1])
+        assert len({tuple(s) for s in seen}) == len(steps)  # every step changed the ticks
+    finally:
+        for fig in figures:
+            plt.close(fig)

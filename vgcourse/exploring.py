@@ -103,6 +103,7 @@ class Explorer:
         with _young_garbage():
             fig = self.figure(**params)
             try:
+                _ticks_once(fig)
                 self._layout.fit(fig)
                 frame = self._finish(fig, setting)
             finally:
@@ -228,6 +229,7 @@ class Explorer:
             for setting in progress(settings, desc="computing sweep", leave=False):
                 figures.append(self.figure(**setting))
             for fig in figures:
+                _ticks_once(fig)
                 layout.fit(fig, final=False)
             out = {}
             for setting, fig in zip(settings, figures):
@@ -382,6 +384,40 @@ class _Layout:
         else:
             engine.execute(fig)
         fig.set_layout_engine("none")
+
+
+def _ticks_once(fig: Figure) -> None:
+    """Let every axis of ``fig`` compute its ticks once per state, not at every request.
+
+    Laying out, measuring and drawing a figure asks each axis for its ticks dozens of times
+    (every bounding box, the title's position, the draw itself), and matplotlib locates,
+    formats and positions them anew each time: on a log axis more time than the rest of the
+    drawing. The ticks depend on the view limits, the axes' place on the canvas (the number of
+    ticks that fit), the scale, the locators and formatters and the resolution: while none of
+    these changes, an axis returns the ticks it computed last, with the same labels and
+    positions. A frame is drawn only once and closed, so nothing else changes its ticks.
+    """
+    def once(axis, update):
+        last = [None, None]
+
+        def update_ticks():
+            axes = axis.axes
+            key = (tuple(axis.get_view_interval()), axes.bbox.bounds, axis.get_scale(),
+                   axis.major.locator, axis.major.formatter, axis.minor.locator,
+                   axis.minor.formatter, axes.get_figure(root=True).dpi)
+            if last[0] != key:
+                last[:] = key, update()
+            return last[1]
+
+        return update_ticks
+
+    pending = list(fig.axes)
+    while pending:
+        ax = pending.pop()
+        pending += ax.child_axes
+        for axis in getattr(ax, "_axis_map", {}).values():
+            if "_update_ticks" not in vars(axis):
+                axis._update_ticks = once(axis, axis._update_ticks)
 
 
 def _signature(fig: Figure) -> tuple:
