@@ -83,7 +83,8 @@ def test_fit_predictor_counts_by_hand():
 @pytest.mark.parametrize(("args", "name"), [
     ((torch.tensor([[0.0, 1.0]]),), "symbols"), ((torch.tensor([[0, -1]]),), "symbols"),
     ((torch.tensor([0, 1]),), "symbols"), ((torch.tensor([[0, 3]]), 3), "symbols"),
-    ((torch.tensor([[0, 1]]), None, 5), "context=5"), ((torch.tensor([[0, 1]]), 0), "vocab=0")])
+    ((torch.tensor([[0, 1]]), None, 5), "context=5"), ((torch.tensor([[0, 1]]), 0), "vocab=0"),
+    ((torch.tensor([[0, 10**4]]), None, 2), "vocab=10001 with context=2")])
 def test_fit_predictor_names_a_bad_argument(args, name):
     with pytest.raises(ValueError, match=name):
         fit_predictor(*args)
@@ -119,6 +120,8 @@ def test_inputs_and_lags_by_hand():
         level.inputs(steps=1)
     with pytest.raises(ValueError, match=r"symbols=\[1\]"):
         level.lags([1])  # sequence 0 has no 1
+    with pytest.raises(ValueError, match="symbols='ab'"):
+        level.lags("ab")
 
 
 @pytest.mark.parametrize("context", [0, 1, 2, 3])

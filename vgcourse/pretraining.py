@@ -219,6 +219,10 @@ def fit_predictor(symbols: torch.Tensor, vocab: int | None = None, context: int 
                          "(the table has (vocab + 1) ** context rows).")
     symbols = _check_symbols("symbols", symbols, vocab)
     vocab = int(symbols.max()) + 1 if vocab is None else vocab
+    if (vocab + 1) ** context * vocab > 10**7:
+        raise ValueError(f"vocab={vocab} with context={context} is not allowed: the count table "
+                         f"would have {(vocab + 1) ** context * vocab} cells; expected at most "
+                         "10**7 (fewer symbols or a shorter context).")
     predictor = NgramPredictor(context, vocab, torch.empty(0, dtype=torch.int64))
     start = torch.full((symbols.shape[0], context), vocab, dtype=torch.int64)
     index = predictor._contexts(torch.cat([start, symbols], dim=1), symbols.shape[1])
@@ -297,7 +301,11 @@ class Compressed:
         A lag of L means the symbol's step is followed by L more steps: a recurrent network
         read out at the end carries its gradient back through L Jacobians.
         """
-        wanted = torch.tensor(sorted(set(int(s) for s in symbols)))
+        try:
+            wanted = torch.tensor(sorted({int(s) for s in symbols}), dtype=torch.int64)
+        except (TypeError, ValueError):
+            raise ValueError(f"symbols={symbols!r} is not allowed; expected a list of integer "
+                             "symbols.") from None
         out = []
         for i, seq in enumerate(self.symbols):
             hits = torch.isin(seq, wanted).nonzero()
