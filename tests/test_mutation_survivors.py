@@ -742,6 +742,25 @@ def test_dead_units_of_a_plain_gelu_or_silu_net_by_hand(name):
     assert flow.saturated_fraction == [0.0, 0.0]
 
 
+def test_one_activation_in_layers_of_two_widths_by_hand():
+    """Tanh layers of widths 3 and 2 cannot be stacked into one tensor: each is measured on its
+    own (kills stacking whenever the activation is shared). Zero weights, biases (0, 1, 2) and
+    (3, 0): slopes 1 − tanh² = 1, 0.42, 0.071 and 0.0099, 1; only 0.0099 is below 5 %."""
+    from vgcourse.models import MLP, HiddenLayer
+
+    tanh = vgcourse.get_activation("tanh")
+    model = MLP([HiddenLayer(1, 3, tanh), HiddenLayer(3, 2, tanh)], nn.Linear(2, 1)).double()
+    with torch.no_grad():
+        for layer, b in zip(model.hidden, ([0.0, 1.0, 2.0], [3.0, 0.0])):
+            layer.linear.weight.zero_()
+            layer.linear.bias.copy_(torch.tensor(b))
+    x = torch.linspace(-1, 1, 4, dtype=torch.float64).unsqueeze(1)
+    flow = vgcourse.gradient_flow(model, x, torch.zeros(4, 1, dtype=torch.float64))
+    assert flow.saturated_fraction == [0.0, 0.5]
+    assert flow.dead_fraction == [0.0, 0.0]
+    assert flow.activation_mean[1] == pytest.approx(math.tanh(3.0) / 2, rel=1e-15)
+
+
 # -- assign (the student edition) -----------------------------------------------------------------
 def _tiny_book(root):
     """A two-page book: an intro, chapter 1 with one exercise region and a solution cell, and
