@@ -55,8 +55,9 @@ class InitScheme:
                 "constant": 0.0}[self.law]
 
 
-#: Every initialisation scheme of :func:`initialize` by name, with its law and scale: the one
-#: table that :func:`initialize` draws from and :func:`vgcourse.theory.init_variance` reads.
+#: Every initialisation scheme of :func:`vgcourse.initialize` by name, with its law and scale:
+#: the one table that :func:`vgcourse.initialize` draws from and
+#: :func:`vgcourse.theory.init_variance` reads.
 SCHEME_TABLE: dict[str, InitScheme] = {
     s.name: s
     for s in [
@@ -138,7 +139,7 @@ def initialize(
         ``orthogonal``: W = Q with orthonormal rows or columns (Saxe et al. 2014).
         ``constant``: every weight 1/fan_in, so each unit averages its inputs; all units of a
         layer are identical and stay so under gradient descent (the symmetry problem).
-        Each scheme's law and scale are its entry in :data:`SCHEME_TABLE`.
+        Each scheme's law and scale are its entry in :data:`vgcourse.init.SCHEME_TABLE`.
     gain : float, optional
         Multiplies every weight after the scheme draws it, so ``orthogonal`` with gain ``a``
         gives ``a·Q`` and ``lecun`` with gain σ_w gives the mean-field W ~ N(0, σ_w²/fan_in).
