@@ -40,6 +40,9 @@ book: $(STAMP)  ## build the HTML book into _build/html and the PDF _build/html/
 		--cache $(BUILD)/.jupyter_cache --jobs $(JOBS)
 	VGCOURSE_EXPLORE=static $(BIN)/jupyter-book build . --toc $(TOC) --path-output $(OUT) \
 		--warningiserror --nitpick --keep-going
+	@# myst-nb writes a notebook it took from the cache to jupyter_execute without its outputs.
+	$(BIN)/python tools/execute.py --toc $(TOC) --cache $(BUILD)/.jupyter_cache \
+		--executed $(BUILD)/jupyter_execute
 	@# The whole book as one PDF, printed from those pages (the intro links to it).
 	$(BIN)/python tools/pdf.py --html $(BUILD)/html --toc $(TOC) --out $(BUILD)/html/$(PDF)
 	@# Every internal link, image, script and stylesheet of the built pages must resolve locally.

@@ -52,3 +52,21 @@ def test_a_failing_notebook_is_reported_and_not_cached(tmp_path):
     assert nb is None and error.startswith("CellExecutionError") and "ZeroDivisionError" in error
     with pytest.raises(KeyError):
         get_cache(str(tmp_path / "cache")).match_cache_notebook(nbformat.read(path, as_version=4))
+
+
+def test_the_executed_copies_carry_the_cached_outputs(tmp_path, monkeypatch):
+    """After the build, ``--executed`` writes each cached notebook with its outputs (myst-nb
+    writes a notebook it took from the cache without them); one not cached is left alone."""
+    tool = _tool()
+    monkeypatch.setattr(tool, "ROOT", tmp_path)
+    (tmp_path / "book").mkdir()
+    cached = _notebook(tmp_path / "book" / "a.ipynb", "print(3 * 5)")
+    other = _notebook(tmp_path / "book" / "b.ipynb", "print('never run')")
+    cache = get_cache(str(tmp_path / "cache"))
+    name, nb, seconds, _ = tool._execute(str(cached), timeout=60)
+    tool._store(cache, name, nb, seconds)
+    out = tmp_path / "jupyter_execute"
+    assert tool.write_executed(cache, [cached, other], out) == 1
+    written = nbformat.read(out / "book" / "a.ipynb", as_version=4)
+    assert written.cells[0].outputs[0]["text"] == "15\n"
+    assert not (out / "book" / "b.ipynb").exists()

@@ -12,9 +12,16 @@ notebook cached and only renders.
 A notebook that fails is not cached: the build executes it again and reports the error with its
 traceback, as it would without this step.
 
+After the build, ``--executed DIR`` writes every notebook's cached execution (its current file
+with the cached outputs merged in) to ``DIR``, where jupyter-book keeps the executed copies that
+the golden numbers, the Colab parity test, nbval and the nbgrader answer key read: for a notebook
+it takes from the cache, myst-nb writes the file there without its outputs.
+
 Usage::
 
     python tools/execute.py --toc _toc.yml --cache _build/.jupyter_cache --jobs 2
+    python tools/execute.py --toc _toc.yml --cache _build/.jupyter_cache \
+        --executed _build/jupyter_execute
 """
 
 from __future__ import annotations
@@ -60,20 +67,44 @@ def _recorded_seconds(cache) -> dict:
     return seconds
 
 
+def write_executed(cache, notebooks, folder: Path) -> int:
+    """Write each notebook with its cached outputs to ``folder`` (paths relative to the
+    repository, as jupyter-book lays them out); returns how many were written."""
+    written = 0
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        try:
+            _, executed = cache.merge_match_into_notebook(nb)
+        except KeyError:
+            continue  # not cached: jupyter-book executed it itself and wrote it with outputs
+        out = folder / Path(path).resolve().relative_to(ROOT)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(executed, out)
+        written += 1
+    return written
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--toc", default="_toc.yml", help="table of contents (default _toc.yml)")
     parser.add_argument("--cache", default="_build/.jupyter_cache",
                         help="jupyter-cache directory of the build (default _build/.jupyter_cache)")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks at a time (default 2)")
+    parser.add_argument("--executed", type=Path, metavar="DIR",
+                        help="after the build: write the cached executions to DIR instead")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    cache = get_cache(args.cache)
+    notebooks = toc_notebooks(ROOT, args.toc)
+    if args.executed is not None:
+        written = write_executed(cache, notebooks, args.executed)
+        print(f"wrote {written} executed notebook(s) to {args.executed}")
+        return 0
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     timeout = int(config.get("execute", {}).get("timeout", 300))
-    cache = get_cache(args.cache)
     todo = []
-    for path in toc_notebooks(ROOT, args.toc):
+    for path in notebooks:
         try:
             cache.match_cache_notebook(nbformat.read(path, as_version=4))
         except KeyError:

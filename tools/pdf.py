@@ -157,7 +157,7 @@ def build(html_dir: Path, toc: Path, out: Path) -> Path:
         first = len(writer.pages)
         for page in PdfReader(io.BytesIO(data)).pages:
             writer.add_page(page)
-        writer.add_outline_item(name, first)
+        writer.add_outline_item(title=name, page_number=first)
     for index, page in enumerate(writer.pages):
         if index:  # the title page carries no number
             page.merge_page(numbers.pages[index])
