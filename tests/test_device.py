@@ -81,7 +81,7 @@ def _hand_gradient_norms(model, x, y):
         h = layer(h)
         hs.append(h)
     loss = ((reference.output(h) - y.to("cpu", torch.float64)) ** 2).mean()
-    return [float(g.norm()) for g in torch.autograd.grad(loss, hs)], float(loss)
+    return [float(g.norm()) for g in torch.autograd.grad(loss, hs)], loss.item()
 
 
 @pytest.mark.parametrize("device", DEVICES)
