@@ -10,18 +10,44 @@ def _reproducible():
     vgcourse.setup(seed=0)
 
 
-# The slowest modules first. `make test` runs `pytest -n 2 --dist loadscope
-# --no-loadscope-reorder`: each module goes whole to one worker, in this order, so the two
-# workers start on the longest modules (Colab parity executes every chapter) and the many short
-# ones fill in around them (longest processing time first packs two workers well).
+# How `make test` shares the work between its two workers (`pytest -n 2 --dist loadscope
+# --no-loadscope-reorder`). Every module stays whole on one worker (its module fixtures build
+# things once: the Colab environment, the nbgrader course, the student site), except the browser
+# tests, which go page by page: all tests of one page on one worker, which loads and
+# screenshots that page once. The slowest modules are queued first, so the two workers start on
+# the longest work (the Colab parity run executes every chapter) and the many short modules
+# fill in around it (longest processing time first packs two workers well).
 SLOWEST_FIRST = ("test_colab.py", "test_browser.py", "test_student_site.py", "test_grading.py",
                  "test_assign.py")
 
 
 def pytest_collection_modifyitems(items):
-    """Put the modules of SLOWEST_FIRST first, in that order; the rest keep theirs."""
+    """Queue the modules of SLOWEST_FIRST first, in that order; the rest keep theirs."""
     rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """With ``--dist loadscope``: one work unit per module, and one per page of the browser
+    tests. (``--dist loadgroup`` cannot do this under pytest 9: pytest-xdist 3.8 marks a
+    group by rewriting a private node id that pytest no longer reads.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from _book import pages
+    from xdist.scheduler import LoadScopeScheduling
+
+    names = {str(page) for page in pages()}
+
+    class ModulesAndPages(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module, _, test = nodeid.partition("::")
+            if module.endswith("test_browser.py") and test.endswith("]"):
+                page = test[test.index("[") + 1:-1]
+                if page in names:
+                    return f"browser {page}"
+            return module
+
+    return ModulesAndPages(config, log)
 
 
 # --- Socket guard: tests run with outbound network refused, so a hidden download fails loudly.
