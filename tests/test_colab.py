@@ -347,10 +347,14 @@ def run_like_colab(path: Path, venv: Path, clone: Path, work: Path) -> tuple[dic
     content = work / "content"  # Colab's working folder holds nothing of the repository
     content.mkdir()
     nb = colab_notebook(path, clone.as_uri(), SNAPSHOT_TAG)
-    client = NotebookClient(nb, km=kernel_manager(venv, work / "kernels", stand_in),
-                            timeout=600, allow_errors=False,
+    km = kernel_manager(venv, work / "kernels", stand_in)
+    client = NotebookClient(nb, km=km, timeout=600, allow_errors=False,
                             resources={"metadata": {"path": str(content)}})
-    client.execute(env=_clean_env())
+    try:
+        client.execute(env=_clean_env())
+    finally:  # nbclient leaves a kernel it was handed running (about 1 GB each)
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     report = [o["text"] for o in nb.cells[-1].outputs if o.get("name") == "stdout"]
     line = next(x for x in "".join(report).splitlines() if x.startswith("PARITY "))
     nb.cells.pop()  # the report cell: not the chapter's

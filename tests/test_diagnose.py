@@ -308,7 +308,7 @@ def test_deep_sigmoid_mlp_is_vanishing_against_ground_truth(batch):
     x, y = batch
     weights = [layer.linear.weight for layer in model.hidden]
     grads = torch.autograd.grad(F.mse_loss(model(x), y), weights)
-    truth = [float(g.norm() / w.norm()) for g, w in zip(grads, weights)]
+    truth = [(g.norm() / w.norm()).item() for g, w in zip(grads, weights)]
     assert max(truth) / truth[0] > 100  # ground truth: the first layer is 100× behind
     report = diagnose(model, x, y)
     assert "vanishing" in report.layers[0].findings

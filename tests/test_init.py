@@ -159,7 +159,7 @@ def test_he_conv_layer_keeps_twice_the_input_variance():
         conv.weight.normal_(0, (2 / fan_in) ** 0.5, generator=torch.Generator().manual_seed(0))
     x = torch.randn(64, 16, 12, 12, generator=torch.Generator().manual_seed(1),
                     dtype=torch.float64)
-    assert float(conv(x).var()) == pytest.approx(2.0, rel=0.05)
+    assert conv(x).var().item() == pytest.approx(2.0, rel=0.05)
 
 
 def test_lsuv_brings_every_layer_to_unit_variance_and_lands_on_theory():
