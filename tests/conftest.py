@@ -27,6 +27,7 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown when xdist is off
 def pytest_xdist_make_scheduler(config, log):
     """With ``--dist loadscope``: one work unit per module, and one per page of the browser
     tests. (``--dist loadgroup`` cannot do this under pytest 9: pytest-xdist 3.8 marks a
