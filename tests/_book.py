@@ -20,6 +20,17 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def tool(name: str):
+    """``tools/<name>.py`` imported as a module (``tools/`` is a folder of scripts, not a
+    package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"tools_{name}", ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def in_ci() -> bool:
     """True in CI, where a skipped book or browser test is a failure (``.ci/run`` sets CI)."""
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")

@@ -51,6 +51,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import tomllib
+from _book import tool
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
@@ -61,12 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _colab_tools():
     """tools/colab.py: the chapters of _toc.yml and the Colab snapshot (the rules it owns)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("colab_tools", ROOT / "tools" / "colab.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool("colab")
 
 
 def _chapter_notebooks() -> list[Path]:
@@ -366,12 +362,7 @@ def run_like_colab(path: Path, venv: Path, clone: Path, work: Path) -> tuple[dic
 
 def _golden():
     """tools/golden.py: the numbers the book's prose prints, and how they are compared."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("golden", ROOT / "tools" / "golden.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool("golden")
 
 
 # Every chapter prints the book's numbers under the snapshot: its data ship with the package

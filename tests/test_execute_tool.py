@@ -6,21 +6,12 @@ unexecuted file, as myst-nb's ``cache`` mode looks it up; a notebook that fails 
 so the build executes it again and reports its error.
 """
 
-import importlib.util
 from pathlib import Path
 
 import nbformat
 import pytest
+from _book import tool
 from jupyter_cache import get_cache
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("execute_tool", ROOT / "tools" / "execute.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _notebook(path: Path, *sources: str) -> Path:
@@ -32,23 +23,23 @@ def _notebook(path: Path, *sources: str) -> Path:
 
 
 def test_an_executed_notebook_is_found_in_the_cache_from_its_unexecuted_file(tmp_path):
-    tool = _tool()
+    execute = tool("execute")
     path = _notebook(tmp_path / "ok.ipynb", "import os\nprint(os.getcwd())", "6 * 7")
-    name, nb, seconds, error = tool._execute(str(path), timeout=60)
+    name, nb, seconds, error = execute._execute(str(path), timeout=60)
     assert error is None and seconds > 0
     assert nb.cells[0].outputs[0]["text"].strip() == str(tmp_path)  # run in its own folder
     assert nb.cells[1].outputs[0]["data"]["text/plain"] == "42"
     cache = get_cache(str(tmp_path / "cache"))
-    tool._store(cache, name, nb, seconds)
+    execute._store(cache, name, nb, seconds)
     record = cache.match_cache_notebook(nbformat.read(path, as_version=4))
     assert record.data["execution_seconds"] == seconds
-    assert tool._recorded_seconds(cache) == {str(path.resolve()): seconds}
+    assert execute._recorded_seconds(cache) == {str(path.resolve()): seconds}
 
 
 def test_a_failing_notebook_is_reported_and_not_cached(tmp_path):
-    tool = _tool()
+    execute = tool("execute")
     path = _notebook(tmp_path / "bad.ipynb", "1 / 0")
-    _, nb, _, error = tool._execute(str(path), timeout=60)
+    _, nb, _, error = execute._execute(str(path), timeout=60)
     assert nb is None and error.startswith("CellExecutionError") and "ZeroDivisionError" in error
     with pytest.raises(KeyError):
         get_cache(str(tmp_path / "cache")).match_cache_notebook(nbformat.read(path, as_version=4))
@@ -57,16 +48,16 @@ def test_a_failing_notebook_is_reported_and_not_cached(tmp_path):
 def test_the_executed_copies_carry_the_cached_outputs(tmp_path, monkeypatch):
     """After the build, ``--executed`` writes each cached notebook with its outputs (myst-nb
     writes a notebook it took from the cache without them); one not cached is left alone."""
-    tool = _tool()
-    monkeypatch.setattr(tool, "ROOT", tmp_path)
+    execute = tool("execute")
+    monkeypatch.setattr(execute, "ROOT", tmp_path)
     (tmp_path / "book").mkdir()
     cached = _notebook(tmp_path / "book" / "a.ipynb", "print(3 * 5)")
     other = _notebook(tmp_path / "book" / "b.ipynb", "print('never run')")
     cache = get_cache(str(tmp_path / "cache"))
-    name, nb, seconds, _ = tool._execute(str(cached), timeout=60)
-    tool._store(cache, name, nb, seconds)
+    name, nb, seconds, _ = execute._execute(str(cached), timeout=60)
+    execute._store(cache, name, nb, seconds)
     out = tmp_path / "jupyter_execute"
-    assert tool.write_executed(cache, [cached, other], out) == 1
+    assert execute.write_executed(cache, [cached, other], out) == 1
     written = nbformat.read(out / "book" / "a.ipynb", as_version=4)
     assert written.cells[0].outputs[0]["text"] == "15\n"
     assert not (out / "book" / "b.ipynb").exists()

@@ -12,15 +12,12 @@ substance (a wrong definition, an off-by-one) moves a printed number by far more
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
-from _book import ROOT, require_book
+from _book import require_book, tool
 
-spec = importlib.util.spec_from_file_location("golden", ROOT / "tools" / "golden.py")
-golden = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(golden)
+golden = tool("golden")
 
 RTOL, ATOL = 1e-6, 1e-12
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _book import html_dir, skip_or_fail
+from _book import html_dir, skip_or_fail, tool
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,16 +64,7 @@ def test_first_code_cell_installs_from_the_configured_repository(path):
 
 
 # -- Colab: launch links, the README table, pinning a release (issue 9) --------------------------
-def _colab_tools():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("colab_tools", ROOT / "tools" / "colab.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-colab_tools = _colab_tools()
+colab_tools = tool("colab")
 
 
 class _Config(dict):
@@ -137,11 +128,7 @@ def test_rendered_page_carries_the_same_colab_link(path):
 
 def test_contributing_chapter_map_is_generated_from_the_notebooks():
     """Issue 13: the map chapter → notebook → modules → checks → tests is generated and current."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("chapter_map", ROOT / "tools" / "chapter_map.py")
-    chapter_map = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(chapter_map)
+    chapter_map = tool("chapter_map")
     text = (ROOT / "CONTRIBUTING.md").read_text()
     assert text == chapter_map.with_map(text), (
         "CONTRIBUTING.md's chapter map differs from the notebooks: run "
