@@ -37,13 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-TARGET_MEDIAN_MS, TARGET_P95_MS = 100.0, 200.0
-
-
-def _percentile(values, q):
-    from run import percentile  # the bench's own definition
-
-    return percentile(values, q)
+from run import TARGETS, percentile  # noqa: E402  (the bench's own targets and percentile)
 
 
 class Clock:
@@ -171,11 +165,12 @@ def replay(explorer, repeats: int, sweep: bool) -> dict:
     total = [r["cpu_ms"] for r in rows]
     summary = {"panel": name, "updates": len(rows),
                "median_ms": round(statistics.median(total), 1),
-               "p95_ms": round(_percentile(total, 0.95), 1),
+               "p95_ms": round(percentile(total, 0.95), 1),
                "first_ms": round(rows[0]["cpu_ms"], 1)}
     for phase in ("compute", "layout", "draw", "gc", "rest"):
         summary[f"{phase}_median_ms"] = round(statistics.median(r[f"{phase}_ms"] for r in rows), 1)
-    ok = summary["median_ms"] < TARGET_MEDIAN_MS and summary["p95_ms"] < TARGET_P95_MS
+    ok = (summary["median_ms"] < TARGETS["panel_median_ms"]
+          and summary["p95_ms"] < TARGETS["panel_p95_ms"])
     print(f"## {name}: median {summary['median_ms']} ms, p95 {summary['p95_ms']} ms CPU "
           f"({'ok' if ok else 'OVER'}); phase medians: "
           + ", ".join(f"{p} {summary[f'{p}_median_ms']}" for p in
