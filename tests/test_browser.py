@@ -101,6 +101,12 @@ def open_page(browser, url: str, local: str) -> Visit:
     return visit
 
 
+def screenshot(tab, path: Path) -> None:
+    """The whole page as a JPEG for review: a chapter is ~30 000 px tall, and JPEG encodes it in
+    about half the time PNG takes (measured 1.6 s against 3.0 s for chapter 4)."""
+    tab.screenshot(path=str(path), full_page=True, type="jpeg", quality=80)
+
+
 @pytest.fixture(scope="module")
 def visit(browser, server, html):
     """``visit(page)``: the page loaded once per module, screenshotted on first load."""
@@ -111,7 +117,7 @@ def visit(browser, server, html):
     def get(page) -> Visit:
         if page not in loaded:
             loaded[page] = open_page(browser, server + page.html, server)
-            loaded[page].page.screenshot(path=str(shots / f"{page.name}.png"), full_page=True)
+            screenshot(loaded[page].page, shots / f"{page.name}.jpg")
         return loaded[page]
 
     yield get
@@ -127,7 +133,7 @@ def test_page_loads_without_errors_and_only_from_the_book(visit, html, page):
     assert not v.failed, f"{page.html}: failed requests\n" + "\n".join(v.failed)
     assert not v.remote, f"{page.html}: requests to other hosts (offline: refused)\n" + \
         "\n".join(v.remote)
-    assert (html.parent / "screenshots" / f"{page.name}.png").stat().st_size > 10_000
+    assert (html.parent / "screenshots" / f"{page.name}.jpg").stat().st_size > 10_000
 
 
 @pytest.mark.parametrize("page", PAGES, ids=str)
@@ -480,7 +486,7 @@ def test_dark_mode_is_legible_and_screenshotted(visit, html, page):
     try:
         tab.wait_for_timeout(100)
         found = tab.evaluate(DARK_CHECK)
-        tab.screenshot(path=str(shots / f"{page.name}.png"), full_page=True)
+        screenshot(tab, shots / f"{page.name}.jpg")
     finally:
         tab.emulate_media(color_scheme="light")
         _set_theme(tab, "light")
@@ -490,7 +496,7 @@ def test_dark_mode_is_legible_and_screenshotted(visit, html, page):
     see_through = [src for src, (r, g, b, a) in found["figures"] if a < 255 or r + g + b < 600]
     assert not see_through, f"{page.html}: figures without an opaque light background: " \
         f"{see_through[:3]}"
-    assert (shots / f"{page.name}.png").stat().st_size > 10_000
+    assert (shots / f"{page.name}.jpg").stat().st_size > 10_000
 
 
 @pytest.mark.parametrize("page", PAGES, ids=str)
@@ -520,7 +526,7 @@ def test_phone_width_has_no_horizontal_overflow(visit, html, page):
                            return r.width < 24 || r.height < 16 || r.right > 391; })
             .map(e => e.dataset.name),
         }; }""")
-        tab.screenshot(path=str(shots / f"{page.name}.png"), full_page=True)
+        screenshot(tab, shots / f"{page.name}.jpg")
     finally:
         tab.set_viewport_size({"width": 1280, "height": 900})
     assert found["page"] <= 390, f"{page.html}: the page is {found['page']} px wide at 390 px"
