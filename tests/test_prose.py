@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
+import string
 from pathlib import Path
 
 import pytest
@@ -200,3 +202,90 @@ def test_every_say_cell_hides_its_input_in_the_book(path):
              if cell["cell_type"] == "code" and say_templates("".join(cell["source"]))
              and not {"remove-input", "remove-cell"} & set(cell["metadata"].get("tags", []))]
     assert not shown, f"{path.name}: cells {shown} call say() without the tag remove-input"
+
+
+# -- bounds are rounded towards the side they promise ---------------------------------------------
+# "at least {x}" with x = 4.17 printed as 4.2 says more than the output shows; so does "within
+# {x}" printing 5.2 % for 5.24 %. The phrases are matched next to the field, words and units
+# (decades, times, nats, %) may sit between a number and "or more".
+_LOWER = (re.compile(r"\b(at least|no less than|no fewer than)\s*(a factor of\s*)?$"),
+          re.compile(r"^[^.,;:()]{0,24}?\b(or more|or above|or longer|or larger|or higher)\b"))
+_UPPER = (re.compile(r"\b(at most|within|no more than|up to|below|under|less than)\s*"
+                     r"(a factor of\s*)?$"),
+          re.compile(r"^[^.,;:()]{0,24}?\b(or less|or fewer|or below|or lower|or smaller)\b"))
+_PRINTED = re.compile(r"^\$?(-?\d+(?:\.\d*)?)(?: \\times 10\^\{(-?\d+)\})?\$?( %)?$")
+
+
+def printed_value(text: str) -> float | None:
+    """The number a formatted field shows (``'5.2 %'`` → 0.052), or None for other text."""
+    match = _PRINTED.match(text.strip())
+    if match is None:
+        return None
+    value = float(match[1]) * 10 ** int(match[2] or 0)
+    return value / 100 if match[3] else value
+
+
+def overstated_bounds(template: str, values: dict) -> list[str]:
+    """The fields of a ``say`` template that bound a measurement on the wrong side of it."""
+    found = []
+    flat = " ".join(template.split())
+    for _, name, spec, _ in string.Formatter().parse(flat):
+        if not name or not isinstance(values.get(name), (int, float)) \
+                or isinstance(values.get(name), bool):
+            continue
+        at = flat.index("{" + name + (":" + spec if spec else "") + "}")
+        before, after = flat[:at], flat[at + len(name) + len(spec) + 2 + bool(spec):]
+        side = ("lower" if _LOWER[0].search(before) or _LOWER[1].search(after) else
+                "upper" if _UPPER[0].search(before) or _UPPER[1].search(after) else None)
+        shown = printed_value(format_number(values[name], spec or ""))
+        value = values[name]
+        if side is None or shown is None or not math.isfinite(value):
+            continue
+        past = shown - value if side == "lower" else value - shown
+        if past > 1e-12 * abs(value):
+            found.append(f"{{{name}:{spec}}} is a {side} bound but prints "
+                         f"{format_number(values[name], spec)} for {value:.6g}: "
+                         f"...{before[-40:]}[{name}]{after[:30]}...")
+    return found
+
+
+def test_a_bound_rounded_the_wrong_way_is_caught():
+    assert overstated_bounds("by {x:.1f} decades or more on every seed", {"x": 4.17})
+    assert not overstated_bounds("by {x:.1f:down} decades or more on every seed", {"x": 4.17})
+    assert overstated_bounds("within {e:.1pct} on every seed", {"e": 0.05244})
+    assert not overstated_bounds("within {e:.1pct:up} on every seed", {"e": 0.05244})
+    assert overstated_bounds("is at least {g:.1sci}, more", {"g": 0.015457})
+    assert overstated_bounds("at most {f:.2f} of the bound", {"f": 0.93257})
+    # not bounds: a plain value, and a range
+    assert not overstated_bounds("the loss is {x:.1f} after training", {"x": 4.17})
+    assert not overstated_bounds("from {a:.1f} to {b:.1f}", {"a": 4.17, "b": 5.16})
+
+
+def test_say_rounds_a_bound_towards_its_side():
+    assert format_number(4.17, ".1f:down") == "4.1" and format_number(4.11, ".1f:up") == "4.2"
+    assert format_number(0.05244, ".1pct:up") == "5.3 %"
+    assert format_number(0.015457, ".1sci:down") == "$1 \\times 10^{-2}$"
+    assert format_number(9.97e-3, ".2sci:up") == "$1.0 \\times 10^{-2}$"
+    assert format_number(0.29, ".2f:down") == "0.29"  # the decimal the float stands for
+    assert format_number(-3.17, ".1f:down") == "-3.2"
+    with pytest.raises(ValueError, match="spec='pow'"):
+        format_number(3e-10, "pow:down")
+    with pytest.raises(ValueError, match="direction='sideways'"):
+        format_number(1.5, ".1f:sideways")
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_every_bound_the_book_prints_is_rounded_towards_its_side(path):
+    from _book import require_book
+
+    executed = require_book().parent / "jupyter_execute" / "book" / path.name
+    if not executed.exists():
+        pytest.skip(f"{executed} is not built")
+    found = []
+    for cell in json.loads(executed.read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            said = output.get("metadata", {}).get("vgcourse", {})
+            if "template" in said:
+                found += overstated_bounds(said["template"], said["values"])
+    assert not found, f"{path.name}: bounds rounded past what the output shows " \
+        "(round them with :down or :up, vgcourse.prose):\n" + "\n".join(found)

@@ -22,6 +22,12 @@ Format specifications, besides Python's own (``.2f``, ``.1e``, ``d``, …):
 - ``sci``: LaTeX scientific notation with that many significant digits (default 2);
   ``{g:.2sci}`` of 0.0372 gives ``$3.7 \\times 10^{-2}$``.
 - ``pow``: the nearest power of ten in LaTeX; ``{g:pow}`` of 3e-10 gives ``$10^{-10}$``.
+
+A bound is rounded towards the side it promises: a sentence that says "at least {x}" or
+"{x} or more" must not print 4.2 for 4.17, nor "within {x}" 5.2 % for 5.24 %. Append ``:down``
+or ``:up`` to any fixed-point, percentage or scientific spec to round in that direction instead
+of to the nearest: ``{x:.1f:down}`` of 4.17 gives ``4.1``, ``{x:.1pct:up}`` of 0.05244 gives
+``5.3 %``. (tests/test_prose.py checks every bound the built book prints.)
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from __future__ import annotations
 import math
 import re
 import string
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from numbers import Real
 
 __all__ = ["ClaimError", "claim", "format_number", "say", "sentence"]
@@ -39,6 +46,41 @@ class ClaimError(AssertionError):
 
 
 _SPEC = re.compile(r"^(?:\.(?P<digits>\d+))?(?P<kind>pct|sci|pow)$")
+# Python specs whose precision a directed rounding can honour: fixed point and exponent.
+_PYTHON_SPEC = re.compile(r"^[^.]*\.(?P<digits>\d+)(?P<kind>[fFeE%])$")
+DIRECTIONS = {"down": ROUND_FLOOR, "up": ROUND_CEILING}
+
+
+def round_directed(value, spec: str, direction: str) -> float:
+    """``value`` rounded down (``"down"``) or up (``"up"``) to the digits ``spec`` prints.
+
+    Rounds the shortest decimal that represents the float (``repr``), so 0.29 rounded down at
+    two decimals stays 0.29 although its binary value is a hair below.
+
+    >>> round_directed(4.17, ".1f", "down"), round_directed(0.05244, ".1pct", "up")
+    (4.1, 0.053)
+    >>> round_directed(0.015457, ".1sci", "down"), round_directed(2.0146e-11, ".1sci", "up")
+    (0.01, 3e-11)
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction={direction!r} is not allowed; expected 'down' or 'up'")
+    prose, python = _SPEC.match(spec), _PYTHON_SPEC.match(spec)
+    kind = (prose or python)["kind"] if prose or python else None
+    if kind is None or kind == "pow":
+        raise ValueError(f"spec={spec!r} cannot be rounded {direction}; use a fixed-point "
+                         "(.1f), percentage (.1pct, .1%) or scientific (.2sci, .1e) spec")
+    x = float(value)
+    if not math.isfinite(x) or x == 0:
+        return x
+    exact = Decimal(repr(x))
+    if kind in ("sci", "e", "E"):
+        significant = (2 if prose["digits"] is None else int(prose["digits"])) if prose \
+            else int(python["digits"]) + 1
+        quantum = Decimal(1).scaleb(exact.adjusted() - significant + 1)
+    else:
+        digits = int((prose or python)["digits"] or 1)
+        quantum = Decimal(1).scaleb(-digits - (2 if kind in ("pct", "%") else 0))
+    return float(exact.quantize(quantum, rounding=DIRECTIONS[direction]))
 
 
 def format_number(value, spec: str) -> str:
@@ -50,7 +92,12 @@ def format_number(value, spec: str) -> str:
     '$3.7 \\\\times 10^{-2}$'
     >>> format_number(3e-10, "pow")
     '$10^{-10}$'
+    >>> format_number(4.17, ".1f:down")
+    '4.1'
     """
+    spec, _, direction = spec.partition(":")
+    if direction:
+        value = round_directed(value, spec, direction)
     match = _SPEC.match(spec)
     if match is None:
         return format(value, spec)
@@ -129,7 +176,8 @@ def say(template: str, /, **values) -> None:
         Jupyter, so keep citations in the chapter's Markdown cells.
     **values
         The measured numbers (Python or torch scalars). Each is stored in the output's
-        metadata under ``"vgcourse" -> "values"``.
+        metadata under ``"vgcourse" -> "values"``, and the template under
+        ``"vgcourse" -> "template"`` (tests read which number each sentence bounds).
     """
     text = sentence(template, **values)
     try:
@@ -142,7 +190,8 @@ def say(template: str, /, **values) -> None:
         print(text)
         return
     display(Markdown(text),
-            metadata={"vgcourse": {"values": {k: _plain(v) for k, v in values.items()}}})
+            metadata={"vgcourse": {"values": {k: _plain(v) for k, v in values.items()},
+                                   "template": template}})
 
 
 def claim(statement: str, holds, /, **evidence) -> None:
