@@ -384,7 +384,7 @@ def test_a_sweep_over_learning_rate_and_gain_has_a_frame_per_setting_from_its_ow
     import json
     import re
 
-    from vgcourse.plots import PALETTE, new_axes
+    from vgcourse.plots import new_axes, plot_histograms, plot_update_ratios
 
     x, y = _batch(16)
 
@@ -398,18 +398,8 @@ def test_a_sweep_over_learning_rate_and_gain_has_a_frame_per_setting_from_its_ow
         with Monitor(model, optimizer, every=2) as monitor:
             _sgd_steps(model, optimizer, x, y, 4)
         fig, (left, right) = new_axes(figsize=(8.0, 3.0), ncols=2)
-        ratios = list(zip(*monitor.update_to_data))
-        for color, name, ratio in zip(PALETTE, monitor.layers, ratios):
-            left.semilogy(monitor.steps, ratio, color=color, label=f"layer {name}")
-        left.axhline(1e-3, color="0.3", ls="--", label="1e-3 rule of thumb")
-        left.set(xlabel="training step", ylabel=r"$\|\Delta W\| / \|W\|$")
-        hists = monitor.histogram_at(monitor.steps[-1])
-        for color, call in zip(PALETTE, monitor.activations):
-            edges, density = hists[call]
-            right.plot(edges[:-1], density, color=color, label=call)
-        right.set(xlabel="output h", ylabel="density")
-        left.legend()
-        right.legend()
+        plot_update_ratios(monitor, ax=left)
+        plot_histograms(monitor, ax=right)
         return fig
 
     grid = dict(lr=[0.01, 0.1], gain=[0.5, 3.0])
@@ -422,8 +412,7 @@ def test_a_sweep_over_learning_rate_and_gain_has_a_frame_per_setting_from_its_ow
     for key, alt in payload["alts"].items():
         i, j = (int(k) for k in key.split(","))
         assert alt.startswith("The monitor's record. Figure with 2 panels.")
-        assert "legend: layer hidden.0.linear; layer hidden.1.linear; layer output; " \
-               "1e-3 rule of thumb" in alt
+        assert "legend: hidden.0.linear; hidden.1.linear; output; 1e-3 rule of thumb" in alt
         assert alt.endswith(f"Setting: lr = {grid['lr'][i]:g}, gain = {grid['gain'][j]:g}.")
     for gain in grid["gain"]:
         reference = model_at(gain)

@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
 
-def new_axes(ax=None, figsize=(6.4, 3.6), nrows: int = 1, ncols: int = 1, **subplots):
+def new_axes(ax=None, figsize=(6.4, 3.6), nrows: int = 1, ncols: int = 1, mosaic=None,
+             **subplots):
     """Return ``(figure, axes)``: a fresh pair, or ``ax`` with its figure.
 
     The one figure set-up of the course: a constrained layout at the page's default size.
@@ -22,8 +23,19 @@ def new_axes(ax=None, figsize=(6.4, 3.6), nrows: int = 1, ncols: int = 1, **subp
     nrows, ncols : int, default 1
         A grid of panels; the axes are then returned as ``plt.subplots`` returns them (an
         array, squeezed).
+    mosaic : list of lists of str, optional
+        Named panels laid out as ``plt.subplot_mosaic`` reads them: one list per row, one name
+        per cell, a name repeated over neighbouring cells spanning them. The axes are then
+        returned as a dict from name to Axes (created left to right, top to bottom). Not
+        together with ``nrows``/``ncols``.
     **subplots
-        Further arguments of ``plt.subplots``: ``sharex``, ``sharey``, ``gridspec_kw``, ...
+        Further arguments of ``plt.subplots`` (or of ``plt.subplot_mosaic``): ``sharex``,
+        ``sharey``, ``height_ratios``, ``width_ratios``, ``gridspec_kw``, ...
+
+    Raises
+    ------
+    ValueError
+        ``mosaic`` given with ``nrows`` or ``ncols``, or not a list of rows of equal length.
 
     Examples
     --------
@@ -31,10 +43,26 @@ def new_axes(ax=None, figsize=(6.4, 3.6), nrows: int = 1, ncols: int = 1, **subp
     >>> fig.get_layout_engine().__class__.__name__
     'ConstrainedLayoutEngine'
     >>> plt.close(fig)
+    >>> fig, panels = new_axes(mosaic=[["loss", "grad"], ["flow", "flow"]],
+    ...                        height_ratios=(1, 2))
+    >>> list(panels), panels["flow"].get_subplotspec().colspan
+    (['loss', 'grad', 'flow'], range(0, 2))
+    >>> plt.close(fig)
     """
     if ax is not None:
         return ax.figure, ax
-    return plt.subplots(nrows, ncols, figsize=figsize, layout="constrained", **subplots)
+    if mosaic is None:
+        return plt.subplots(nrows, ncols, figsize=figsize, layout="constrained", **subplots)
+    if (nrows, ncols) != (1, 1):
+        raise ValueError(f"mosaic={mosaic!r} lays out the panels itself; leave nrows={nrows!r} "
+                         f"and ncols={ncols!r} at 1.")
+    rows = list(mosaic) if isinstance(mosaic, (list, tuple)) else []
+    if not rows or not all(isinstance(r, (list, tuple)) and r for r in rows) or \
+            len({len(r) for r in rows}) != 1:
+        raise ValueError(f"mosaic={mosaic!r} is not allowed; expected a list of rows of equal "
+                         "length, one panel name per cell, e.g. [['a', 'b'], ['c', 'c']].")
+    return plt.subplot_mosaic([list(r) for r in rows], figsize=figsize, layout="constrained",
+                              **subplots)
 
 
 def smooth(values, window: int = 10):
@@ -271,15 +299,253 @@ def plot_dashboard(history, flow=None, title: str = ""):
     return fig
 
 
+def _shades(count: int) -> list:
+    """``count`` viridis shades, dark (the input side) to light."""
+    cmap = plt.get_cmap("viridis")
+    return [cmap(j / max(1, count - 1)) for j in range(count)]
+
+
+def _series_colors(count: int, readout: bool = False) -> list:
+    """One colour per curve, input side first: the palette's colours while they suffice (the
+    last curve, with ``readout``, in black), else :func:`_shades`."""
+    if count <= len(PALETTE):
+        return PALETTE[:count - 1] + [PALETTE[-1]] if readout and count else PALETTE[:count]
+    return _shades(count)
+
+
+def _shade_bar(fig, axes, count: int, label: str = "layer (1 = input side)"):
+    """A viridis colour bar numbering ``count`` shaded curves from 1 (dark, input side)."""
+    bar = plt.cm.ScalarMappable(cmap=plt.get_cmap("viridis"),
+                                norm=plt.Normalize(1, max(count, 2)))
+    return fig.colorbar(bar, ax=axes, label=label, fraction=0.04)
+
+
+def _recorded(monitor):
+    """Raise unless ``monitor`` is a Monitor that recorded a step."""
+    if not hasattr(monitor, "update_to_data") or not hasattr(monitor, "histogram_at"):
+        raise TypeError(f"monitor must be a vgcourse.Monitor, got {type(monitor).__name__}.")
+    if not monitor.steps:
+        raise ValueError("monitor has recorded no step yet; train inside its `with` block "
+                         "(or call monitor.step() after each update made by hand).")
+
+
+def _series_options(name: str, values, count: int):
+    """``values`` as a list of ``count`` entries (labels or colours), or None (or False)."""
+    if values is None or values is False:
+        return values
+    if isinstance(values, str) or not hasattr(values, "__len__") or len(values) != count:
+        raise ValueError(f"{name}={values!r} is not allowed; expected a sequence of {count} "
+                         "entries, one per curve, input side first.")
+    return list(values)
+
+
+def _limits(name: str, limits, log: bool = False):
+    """Check a pair of axis limits (lower < upper, positive on a log axis)."""
+    import math
+    from numbers import Real
+
+    ok = isinstance(limits, (tuple, list)) and len(limits) == 2 and all(
+        isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)
+        for v in limits) and limits[0] < limits[1] and (not log or limits[0] > 0)
+    if not ok:
+        kind = "positive " if log else ""
+        raise ValueError(f"{name}={limits!r} is not allowed; expected two finite {kind}numbers "
+                         "(lower, upper) with lower < upper.")
+
+
+def _log_series(ax, steps, values, colors, labels, unit: str) -> None:
+    """One line per column of ``values`` (steps × curves) against ``steps`` on a log axis.
+    Exact zeros cannot sit on it: they are left out, and curves that are 0 throughout are
+    counted in the corner."""
+    import numpy as np
+
+    values = np.array(values, dtype=float).reshape(len(steps), -1)
+    zero = int((values == 0).all(axis=0).sum())
+    values = np.where(values > 0, values, np.nan)
+    for j in range(values.shape[1]):
+        ax.plot(steps, values[:, j], color=colors[j], lw=1,
+                label=None if labels is None else labels[j])
+    ax.set_yscale("log")
+    if zero:
+        ax.text(0.03, 0.03, f"{zero} of {values.shape[1]} {unit}: exactly 0 throughout",
+                transform=ax.transAxes, fontsize=8, color=PALETTE[1])
+
+
+def plot_update_ratios(monitor, ax=None, labels=None, colors=None, ylim=None,
+                       colorbar: bool = True):
+    """Every layer's update-to-data ratio ‖ΔW‖/‖W‖ over the steps a Monitor recorded.
+
+    One line per parameter group (``monitor.layers``) on a log axis, with Karpathy's rule of
+    thumb ``monitor.UPDATE_RULE_OF_THUMB`` dashed. Up to eight layers take the palette's colours,
+    the last one (the read-out) black, and are named in the legend; more are shaded from dark
+    (input side) to light and numbered by a colour bar. Exact zeros (a frozen layer) cannot sit
+    on a log axis: they are left out and counted in the corner. One of the panels of
+    :func:`plot_monitor`.
+
+    Parameters
+    ----------
+    monitor : Monitor
+        A :class:`vgcourse.Monitor` that recorded at least one step.
+    ax : matplotlib Axes, optional
+        Draw into these axes; a new figure otherwise.
+    labels : sequence of str, or False, optional
+        Legend names of the layers, input side first; False names none. Default:
+        ``monitor.layers`` when there are eight or fewer, no names (a colour bar) otherwise.
+    colors : sequence of colours, optional
+        One per layer, input side first, in place of the default colours.
+    ylim : (float, float), optional
+        Fixed limits of the ratio axis, e.g. the same in every frame of a sweep.
+    colorbar : bool, default True
+        Draw the colour bar when the layers are shaded and unnamed.
+
+    Returns
+    -------
+    matplotlib Figure
+
+    Raises
+    ------
+    ValueError
+        Nothing was recorded, ``labels`` or ``colors`` has not one entry per layer, or
+        ``ylim`` is not two positive increasing numbers.
+
+    Examples
+    --------
+    >>> import torch, vgcourse
+    >>> model = vgcourse.mlp(2, 8, in_features=3, out_features=2, seed=0)
+    >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> x, y = torch.randn(16, 3), torch.arange(16) % 2
+    >>> with vgcourse.Monitor(model, optimizer) as monitor:
+    ...     for step in range(3):
+    ...         loss = torch.nn.functional.cross_entropy(model(x), y)
+    ...         optimizer.zero_grad(); loss.backward(); optimizer.step()
+    >>> fig = plot_update_ratios(monitor)
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['hidden.0.linear', 'hidden.1.linear', 'output', '1e-3 rule of thumb']
+    >>> plt.close(fig)
+    """
+    from ._validation import check_bool
+    from .monitor import UPDATE_RULE_OF_THUMB
+
+    _recorded(monitor)
+    count = len(monitor.layers)
+    labels = _series_options("labels", labels, count)
+    colors = _series_options("colors", colors, count)
+    check_bool("colorbar", colorbar)
+    if ylim is not None:
+        _limits("ylim", ylim, log=True)
+    if labels is None:
+        labels = list(monitor.layers) if count <= len(PALETTE) else False
+    colors = colors or _series_colors(count, readout=True)
+    fig, ax = new_axes(ax)
+    _log_series(ax, monitor.steps, monitor.update_to_data, colors, labels or None, "layers")
+    ax.axhline(UPDATE_RULE_OF_THUMB, color="0.3", ls="--", lw=1,
+               label=f"{UPDATE_RULE_OF_THUMB:.0e} rule of thumb".replace("e-0", "e-"))
+    ax.set(xlabel="training step", ylabel=r"$\|\Delta W\| / \|W\|$ per step (log scale)",
+           title="update-to-data ratio")
+    if ylim is not None:
+        ax.set_ylim(ylim)
+    ax.grid(True, alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    if not labels and colorbar:
+        _shade_bar(fig, ax, count)
+    return fig
+
+
+def plot_histograms(monitor, step=None, ax=None, gradients: bool = False, labels=None,
+                    colors=None, xlim=None, ylim=None, colorbar: bool = True):
+    """Histograms of every activation call's output h (or of ∂L/∂h) at one recorded step.
+
+    One density curve per activation call (``monitor.activations``) on a log density axis, so
+    that the tails show; empty bins are left out. Up to eight calls take the palette's colours
+    and are named in the legend; more are shaded from dark (input side) to light and numbered
+    by a colour bar. One of the panels of :func:`plot_monitor`.
+
+    Parameters
+    ----------
+    monitor : Monitor
+        A :class:`vgcourse.Monitor` that recorded at least one step.
+    step : int, optional
+        A recorded step. Default: the last one.
+    ax : matplotlib Axes, optional
+        Draw into these axes; a new figure otherwise.
+    gradients : bool, default False
+        Histograms of the gradients ∂L/∂h instead of the outputs h.
+    labels : sequence of str, or False, optional
+        Legend names of the activation calls, input side first; False names none. Default:
+        ``monitor.activations`` when there are eight or fewer, no names (a colour bar)
+        otherwise.
+    colors : sequence of colours, optional
+        One per activation call, input side first, in place of the default colours.
+    xlim, ylim : (float, float), optional
+        Fixed limits of the value axis and of the density axis (positive).
+    colorbar : bool, default True
+        Draw the colour bar when the calls are shaded and unnamed.
+
+    Returns
+    -------
+    matplotlib Figure
+
+    Raises
+    ------
+    ValueError
+        Nothing was recorded, ``step`` was not recorded, ``labels`` or ``colors`` has not one
+        entry per activation call, or a limit is not two increasing numbers.
+    """
+    import numpy as np
+
+    from ._validation import check_bool
+
+    _recorded(monitor)
+    check_bool("gradients", gradients)
+    check_bool("colorbar", colorbar)
+    step = monitor.steps[-1] if step is None else step
+    hist = monitor.histogram_at(step, gradients=gradients)
+    calls = monitor.activations
+    labels = _series_options("labels", labels, len(calls))
+    colors = _series_options("colors", colors, len(calls))
+    if xlim is not None:
+        _limits("xlim", xlim)
+    if ylim is not None:
+        _limits("ylim", ylim, log=True)
+    if labels is None:
+        labels = list(calls) if len(calls) <= len(PALETTE) else False
+    colors = colors or _series_colors(len(calls))
+    fig, ax = new_axes(ax)
+    for j, call in enumerate(calls):
+        if call in hist:
+            edges, density = hist[call]
+            density = np.where(density > 0, density, np.nan)  # empty bins: off the log axis
+            ax.plot((edges[:-1] + edges[1:]) / 2, density, color=colors[j], lw=1,
+                    label=labels[j] if labels else None)
+    ax.set_yscale("log")
+    what = r"$\partial\mathcal{L}/\partial h$" if gradients else "output $h$"
+    ax.set(xlabel=f"value of the activation call's {what}", ylabel="density (log scale)",
+           title=f"{'gradient' if gradients else 'activation'} histograms at step {step}")
+    if gradients:
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+    if xlim is not None:
+        ax.set_xlim(xlim)
+    if ylim is not None:
+        ax.set_ylim(ylim)
+    ax.grid(True, alpha=0.3)
+    if labels and calls:
+        ax.legend(frameon=False, fontsize=8)
+    elif calls and colorbar:
+        _shade_bar(fig, ax, len(calls), "activation call (1 = input side)")
+    return fig
+
+
 def plot_monitor(monitor, steps=None, histograms: str = "activations", title: str = ""):
     """The dashboard of a :class:`vgcourse.Monitor`: Karpathy's makemore panels, over steps.
 
-    Top row: every layer's update-to-data ratio ‖ΔW‖/‖W‖ with the 1e-3 rule of thumb, its
-    gradient norm, and the saturated (sigmoid, tanh) or dead (rectifiers) fraction of every
-    activation call. Bottom row: histograms of every activation call's output (or of the
-    gradient reaching it) at up to three chosen steps, on a log density axis so that the tails
-    show. Colours run from the input side (dark)
-    to the output (light); exact zeros, which a log axis cannot show, are left out and counted.
+    Top row: every layer's update-to-data ratio ‖ΔW‖/‖W‖ with the 1e-3 rule of thumb
+    (:func:`plot_update_ratios`), its gradient norm, and the saturated (sigmoid, tanh) or dead
+    (rectifiers) fraction of every activation call. Bottom row: histograms of every activation
+    call's output (or of the gradient reaching it) at up to three chosen steps, on a log density
+    axis so that the tails show (:func:`plot_histograms`). Up to eight layers and activation
+    calls take the palette's colours and are named in the legends; more are shaded from the
+    input side (dark) to the output (light), layer k and activation call k alike, and numbered
+    by one colour bar. Exact zeros, which a log axis cannot show, are left out and counted.
 
     Parameters
     ----------
@@ -302,93 +568,66 @@ def plot_monitor(monitor, steps=None, histograms: str = "activations", title: st
     import numpy as np
 
     from ._validation import check_choice
+    from .activations import ACTIVATIONS
 
     check_choice("histograms", histograms, ("activations", "gradients"))
-    if not getattr(monitor, "steps", None):
-        raise ValueError("monitor has recorded no step yet; train inside its `with` block "
-                         "(or call monitor.step() after each update made by hand).")
+    _recorded(monitor)
     if steps is None:
         steps = sorted({monitor.steps[0], monitor.steps[-1]})
     steps = list(steps)
     if not 1 <= len(steps) <= 3:
         raise ValueError(f"steps={steps!r} is not allowed; expected one to three recorded "
                          "steps.")
-    chosen = [monitor.histogram_at(s, gradients=histograms == "gradients") for s in steps]
+    for step in steps:  # an unrecorded step raises before a figure is opened
+        monitor.histogram_at(step)
 
-    fig = plt.figure(figsize=(11.0, 6.4), layout="constrained")
-    grid = fig.add_gridspec(2, 3 * len(steps))
-    top = [fig.add_subplot(grid[0, j * len(steps):(j + 1) * len(steps)]) for j in range(3)]
-    bottom = [fig.add_subplot(grid[1, 3 * j:3 * (j + 1)]) for j in range(len(steps))]
-    cmap = plt.get_cmap("viridis")
+    n = len(steps)
+    fig, panels = new_axes(figsize=(11.0, 6.4), mosaic=[
+        ["ratio"] * n + ["grad"] * n + ["units"] * n,
+        [f"histogram {k}" for k in range(n) for _ in range(3)]])
+    top = [panels["ratio"], panels["grad"], panels["units"]]
+    bottom = [panels[f"histogram {k}"] for k in range(n)]
+    calls, layers = monitor.activations, len(monitor.layers)
+    shaded = max(layers, len(calls))  # one colour scale for layers and activation calls
+    named = shaded <= len(PALETTE)
+    if named:
+        layer_colors, call_colors = _series_colors(layers, readout=True), PALETTE[:len(calls)]
+    else:  # layer k and activation call k share a shade
+        layer_colors, call_colors = _shades(shaded)[:layers], _shades(shaded)[:len(calls)]
+
+    plot_update_ratios(monitor, ax=top[0], labels=None if named else False,
+                       colors=layer_colors, colorbar=False)
+    _log_series(top[1], monitor.steps, monitor.grad_norm, layer_colors,
+                list(monitor.layers) if named else None, "layers")
+    top[1].set(xlabel="training step", ylabel=r"$\|\partial\mathcal{L}/\partial W\|$ (log scale)",
+               title="gradient norm per layer")
+    top[1].grid(True, alpha=0.3)
+    if named:  # the same names as the first panel's
+        top[1].legend(frameon=False, fontsize=8)
+
     x = np.array(monitor.steps)
-    layers = len(monitor.layers)
-
-    def shade(j, count):
-        return cmap(j / max(1, count - 1))
-
-    for ax, values, label, name in [
-        (top[0], monitor.update_to_data, r"$\|\Delta W\| / \|W\|$ per step (log scale)",
-         "update-to-data ratio"),
-        (top[1], monitor.grad_norm, r"$\|\partial\mathcal{L}/\partial W\|$ (log scale)",
-         "gradient norm per layer"),
-    ]:
-        values = np.array(values, dtype=float)
-        zero = int((values == 0).all(axis=0).sum())
-        values = np.where(values > 0, values, np.nan)
-        for j in range(layers):
-            ax.plot(x, values[:, j], color=shade(j, layers), lw=1)
-        ax.set_yscale("log")
-        ax.set(xlabel="training step", ylabel=label, title=name)
-        if zero:
-            ax.text(0.03, 0.03, f"{zero} of {layers} layers: exactly 0 throughout",
-                    transform=ax.transAxes, fontsize=8, color=PALETTE[1])
-    from .monitor import UPDATE_RULE_OF_THUMB
-
-    top[0].axhline(UPDATE_RULE_OF_THUMB, color="0.3", ls="--", lw=1,
-                   label=f"{UPDATE_RULE_OF_THUMB:.0e} rule of thumb".replace("e-0", "e-"))
-    top[0].legend(frameon=False, fontsize=8)
-
-    calls = monitor.activations
     saturated, dead = np.array(monitor.saturated, float), np.array(monitor.dead, float)
-    from .activations import ACTIVATIONS
-
     kinds = [monitor.activation_kinds.get(c) for c in calls]
     for j, kind in enumerate(kinds):
         saturates = kind is not None and ACTIVATIONS[kind].saturates
         series = saturated[:, j] if saturates else dead[:, j]
-        top[2].plot(x, series, color=shade(j, len(calls)), lw=1, ls="-" if saturates else "--")
+        top[2].plot(x, series, color=call_colors[j], lw=1, ls="-" if saturates else "--")
     for kind_saturates, style, label in [(True, "-", "saturated (φ' < 5 % of its maximum)"),
                                          (False, "--", "dead (φ' = 0 on every example)")]:
         if any((k is not None and ACTIVATIONS[k].saturates) == kind_saturates for k in kinds):
             top[2].plot([], [], color="0.3", ls=style, label=label)
     top[2].set(xlabel="training step", ylabel="fraction of units", ylim=(-0.03, 1.03),
-               title="activation calls: saturated or dead")
+               title="activations: saturated or dead")
+    top[2].grid(True, alpha=0.3)
     if calls:
         top[2].legend(frameon=True, framealpha=0.8, fontsize=8, loc="best")
 
-    what = r"$\partial\mathcal{L}/\partial h$" if histograms == "gradients" else "output $h$"
-    for ax, step, hist in zip(bottom, steps, chosen):
-        for j, call in enumerate(calls):
-            if call in hist:
-                edges, density = hist[call]
-                density = np.where(density > 0, density, np.nan)  # empty bins: off the log axis
-                ax.plot((edges[:-1] + edges[1:]) / 2, density, color=shade(j, len(calls)),
-                        lw=1)
-        ax.set_yscale("log")
-        ax.set(xlabel=f"value of the activation call's {what}", ylabel="density (log scale)",
-               title=f"{'gradient' if histograms == 'gradients' else 'activation'} "
-                     f"histograms at step {step}")
-        if histograms == "gradients":
-            ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
-    for ax in top + bottom:
-        ax.grid(True, alpha=0.3)
-    if layers:
-        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, max(layers, 2)))
-        fig.colorbar(sm, ax=top[:2], label="layer (1 = input side)", fraction=0.04)
-    if calls:
-        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, max(len(calls), 2)))
-        fig.colorbar(sm, ax=[top[2], *bottom], label="activation call (1 = input side)",
-                     fraction=0.04)
+    for ax, step in zip(bottom, steps):
+        plot_histograms(monitor, step, ax=ax, gradients=histograms == "gradients",
+                        labels=None if named else False, colors=call_colors, colorbar=False)
+    if not named:  # one bar for every panel, at the right: no column of the grid is split
+        _shade_bar(fig, list(panels.values()), shaded,
+                   "layer, or activation call (1 = input side)")
     if title:
         fig.suptitle(title)
     return fig
