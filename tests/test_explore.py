@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -59,6 +60,19 @@ def test_static_html_embeds_every_frame_and_a_control_per_parameter():
     alts = json.loads(payload.replace("<\\/", "</"))["alts"]
     assert len(set(alts.values())) == 6 and "slope = 3, style = dashed." in alts["2,1"]
     assert len(set(re.findall(r"data:image/png;base64,[A-Za-z0-9+/=]+", payload))) == 6
+
+
+def test_a_long_sweep_warns_of_nothing_and_leaves_no_figure_open():
+    """A sweep keeps all its frames open until one layout fits them (42 here, past matplotlib's
+    warning at 20); that warning would only be noise in a chapter's output."""
+    panel = vgcourse.explore(line, slope=list(range(1, 41)), style=["solid", "dashed", "dotted"],
+                             defaults={"slope": 5})
+    before = set(plt.get_fignums())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        panel.static_html()
+    assert set(plt.get_fignums()) == before
+    assert plt.rcParams["figure.max_open_warning"] == 20  # the reader's own setting is kept
 
 
 def test_mimebundle_follows_the_mode(monkeypatch):

@@ -226,8 +226,11 @@ class Explorer:
         settings = [{**self.defaults, **s} for s in self.frames()]
         figures, layout = [], _Layout()
         try:
-            for setting in progress(settings, desc="computing sweep", leave=False):
-                figures.append(self.figure(**setting))
+            # every frame stays open on purpose until one layout fits them all (closed below),
+            # so matplotlib's "more than 20 figures" warning would only be noise
+            with plt.rc_context({"figure.max_open_warning": 0}):
+                for setting in progress(settings, desc="computing sweep", leave=False):
+                    figures.append(self.figure(**setting))
             for fig in figures:
                 _ticks_once(fig)
                 layout.fit(fig, final=False)
