@@ -218,7 +218,10 @@ _PRINTED = re.compile(r"^\$?(-?\d+(?:\.\d*)?)(?: \\times 10\^\{(-?\d+)\})?\$?( %
 
 def printed_value(text: str) -> float | None:
     """The number a formatted field shows (``'5.2 %'`` → 0.052), or None for other text."""
-    match = _PRINTED.match(text.strip())
+    try:
+        return float(text)  # Python's own formats: 4.2, 8.5e-06
+    except ValueError:
+        match = _PRINTED.match(text.strip())
     if match is None:
         return None
     value = float(match[1]) * 10 ** int(match[2] or 0)
@@ -256,6 +259,7 @@ def test_a_bound_rounded_the_wrong_way_is_caught():
     assert not overstated_bounds("within {e:.1pct:up} on every seed", {"e": 0.05244})
     assert overstated_bounds("is at least {g:.1sci}, more", {"g": 0.015457})
     assert overstated_bounds("at most {f:.2f} of the bound", {"f": 0.93257})
+    assert overstated_bounds("within {d:.1e}, inside the bound", {"d": 8.54e-6})
     # not bounds: a plain value, and a range
     assert not overstated_bounds("the loss is {x:.1f} after training", {"x": 4.17})
     assert not overstated_bounds("from {a:.1f} to {b:.1f}", {"a": 4.17, "b": 5.16})
