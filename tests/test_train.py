@@ -100,6 +100,81 @@ def test_normalize_mode_gives_every_step_norm_tau():
         assert cos == pytest.approx(1.0, abs=1e-12, rel=0)
 
 
+# ---------------------------------------- the same numbers as torch.optim and the plain formulas
+class _SometimesIdle(torch.nn.Module):
+    """A read-out whose second weight gets a gradient only on odd calls, so that parameters
+    reach an optimiser with different step counts (Adam's bias correction is per parameter)."""
+
+    def __init__(self, dtype):
+        super().__init__()
+        g = torch.Generator().manual_seed(5)
+        self.a = torch.nn.Parameter(torch.randn(8, 1, generator=g, dtype=dtype))
+        self.b = torch.nn.Parameter(torch.randn(8, 1, generator=g, dtype=dtype))
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        out = torch.tanh(x @ self.a)
+        return out + x @ self.b if self.calls % 2 else out
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name, kwargs", [
+    ("sgd", {}), ("sgd", {"momentum": 0.9}), ("sgd", {"momentum": 0.9, "weight_decay": 1e-2}),
+    ("adam", {}), ("adam", {"weight_decay": 1e-2}),
+])
+def test_optimisers_match_torch_optim_bit_for_bit(dtype, name, kwargs):
+    # train's optimisers replace torch.optim's for speed; they must give the very same weights
+    from vgcourse.training import _Adam, _Sgd
+
+    x, y = _regression()
+    ours, theirs = _SometimesIdle(dtype), _SometimesIdle(dtype)
+    mine = (_Sgd if name == "sgd" else _Adam)(list(ours.parameters()), lr=0.05, **kwargs)
+    reference = (torch.optim.SGD if name == "sgd" else torch.optim.Adam)(
+        theirs.parameters(), lr=0.05, **kwargs)
+    for step in range(12):
+        for model, opt in ((ours, mine), (theirs, reference)):
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(model(x.to(dtype)), y.to(dtype)).backward()
+            opt.step()
+        assert ours.b.grad is None or step % 2 == 0  # b is idle on every other step
+        for p, q in zip(ours.parameters(), theirs.parameters()):
+            assert torch.equal(p, q), (name, kwargs, step)
+    assert not torch.equal(ours.a, _SometimesIdle(dtype).a)  # the weights did move
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_recorded_evidence_is_the_plain_formulas_bit_for_bit(dtype):
+    # The reference: torch.optim.SGD and each quantity computed tensor by tensor, as written in
+    # History's docstring. train computes them all at once; the numbers must not change.
+    x, y = _regression()
+    model = vgcourse.mlp(3, 16, activation="tanh", init="xavier", in_features=8, dtype=dtype)
+    reference = vgcourse.mlp(3, 16, activation="tanh", init="xavier", in_features=8,
+                             dtype=dtype)
+    history = vgcourse.train(model, (x, y), steps=15, lr=0.05, momentum=0.9, seed=4,
+                             show_progress=False)
+    params = list(reference.parameters())
+    weights = [m.weight for m in reference.modules() if isinstance(m, torch.nn.Linear)]
+    opt = torch.optim.SGD(params, lr=0.05, momentum=0.9)
+    generator = torch.Generator().manual_seed(4)
+    for step in range(15):
+        idx = torch.randint(len(x), (64,), generator=generator)
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(reference(x[idx].to(dtype)), y[idx].to(dtype))
+        loss.backward()
+        norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params)))
+        layers = [float(w.grad.double().norm()) for w in weights]
+        before = [w.detach().clone() for w in weights]
+        opt.step()
+        ratios = [float((w.detach() - b).norm() / (b.norm() + 1e-30))
+                  for w, b in zip(weights, before)]
+        assert history.loss[step] == loss.item()
+        assert history.grad_norm[step] == norm
+        assert history.layer_grad_norms[step] == layers
+        assert history.update_ratios[step] == ratios
+    assert len(set(history.grad_norm)) == 15  # fifteen different steps were compared
+
+
 @pytest.mark.parametrize("kwargs, name", [
     ({"clip": -1.0}, "clip"), ({"clip_mode": "angle"}, "clip_mode"), ({"lr": 0.0}, "lr"),
     ({"steps": 0}, "steps"), ({"optimizer": "lbfgs"}, "optimizer"),

@@ -23,6 +23,7 @@ from torch import nn
 
 from ._validation import check_dtype, check_int, check_positive, check_seed
 from .progress import progress
+from .training import _Adam  # torch.optim.Adam's update, bit for bit, without its overhead
 
 
 @dataclass
@@ -110,7 +111,7 @@ def pretrain_layerwise(
             bound = 1.0 / n_out ** 0.5
             decoder.weight.copy_((torch.rand(n_in, n_out, generator=generator) * 2 - 1) * bound)
             decoder.bias.copy_(h.mean(dim=0))
-        opt = torch.optim.Adam(list(layer.parameters()) + list(decoder.parameters()), lr=lr)
+        opt = _Adam(list(layer.parameters()) + list(decoder.parameters()), lr=lr)
         for _ in range(steps):
             opt.zero_grad()
             loss = nn.functional.mse_loss(decoder(layer(h)), h)

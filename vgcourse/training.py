@@ -168,11 +168,12 @@ def train(
     x, y = x.to(device=device, dtype=dtype), prepare_target(y, loss, dtype).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     if optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        opt = _Sgd(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     else:
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        opt = _Adam(params, lr=lr, weight_decay=weight_decay)
     weights = [m.weight for m in model.modules()
                if isinstance(m, nn.Linear) and m.weight.requires_grad]  # frozen ones have no grad
+    before = [w.detach().clone() for w in weights]  # W before each step, overwritten in place
     generator = torch.Generator().manual_seed(seed)
     history = History()
     model.train()
@@ -187,21 +188,119 @@ def train(
         if step == 1:
             check_loss_inputs(output, yb, loss)
         value = check_loss_value(loss_fn(output, yb), loss)
-        if not math.isfinite(value.item()):
+        loss_value = value.item()
+        if not math.isfinite(loss_value):
             history.diverged_at = step
             break
         value.backward()
         if not record:
-            history.loss.append(value.item())
+            history.loss.append(loss_value)
             if clip is not None:
                 _clip(params, clip, clip_mode)
             opt.step()
-        elif not _recorded_step(history, value, params, weights, clip, clip_mode, opt):
+        elif not _recorded_step(history, loss_value, params, weights, before, clip, clip_mode,
+                                opt):
             history.diverged_at = step
             break
         if callback is not None:
             callback(step, model)
     return history
+
+
+class _Optimizer:
+    """What :func:`train` needs of a ``torch.optim`` optimiser: ``zero_grad()`` and ``step()``.
+
+    :class:`_Sgd` and :class:`_Adam` perform exactly the updates of ``torch.optim.SGD`` and
+    ``torch.optim.Adam`` with their default options (PyTorch's per-tensor path on the CPU):
+    the same operations in the same order, so the weights agree bit for bit
+    (``tests/test_train.py`` compares them). They leave out ``torch.optim``'s machinery around
+    the update (hooks, profiler records, the compiler's guards), which costs more than the
+    update itself on the course's small models, and whose first step imports PyTorch's
+    compiler stack: about a second per kernel on a small machine. Each operation is applied
+    to all tensors at once with ``torch._foreach_*``, which runs the same kernel per tensor.
+    Parameters whose ``.grad`` is None are skipped, as ``torch.optim`` does.
+    """
+
+    def __init__(self, params):
+        self.params = list(params)
+        self.state: dict[torch.Tensor, dict] = {}
+
+    def zero_grad(self) -> None:
+        """Set every ``.grad`` to None (``torch.optim``'s default, ``set_to_none=True``)."""
+        for p in self.params:
+            p.grad = None
+
+    def _with_grads(self) -> list[torch.Tensor]:
+        return [p for p in self.params if p.grad is not None]
+
+
+class _Sgd(_Optimizer):
+    """``torch.optim.SGD(params, lr, momentum, weight_decay)``: no dampening, no Nesterov."""
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+        super().__init__(params)
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One update: g ← ∇ + λW; with momentum μ, b ← μb + g (b = g at first); W ← W − lr·b."""
+        params = self._with_grads()
+        if not params:
+            return
+        grads = [p.grad for p in params]
+        if self.weight_decay != 0:
+            grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+        if self.momentum != 0:
+            old = [i for i, p in enumerate(params) if p in self.state]
+            if old:
+                buffers = [self.state[params[i]]["momentum_buffer"] for i in old]
+                torch._foreach_mul_(buffers, self.momentum)
+                torch._foreach_add_(buffers, [grads[i] for i in old], alpha=1)
+            for i, p in enumerate(params):
+                if p not in self.state:
+                    self.state[p] = {"momentum_buffer": grads[i].detach().clone()}
+            grads = [self.state[p]["momentum_buffer"] for p in params]
+        torch._foreach_add_(params, grads, alpha=-self.lr)
+
+
+class _Adam(_Optimizer):
+    """``torch.optim.Adam(params, lr, weight_decay)`` with betas (0.9, 0.999) and eps 1e-8."""
+
+    def __init__(self, params, lr: float, weight_decay: float = 0.0,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        super().__init__(params)
+        self.lr, self.weight_decay, self.betas, self.eps = lr, weight_decay, betas, eps
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One update with bias-corrected moment estimates (Kingma & Ba 2015, Algorithm 1)."""
+        groups: dict[int, list[torch.Tensor]] = {}  # parameters by their own step count
+        for p in self._with_grads():
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = {
+                    "step": 0, "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                    "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
+            state["step"] += 1
+            groups.setdefault(state["step"], []).append(p)
+        beta1, beta2 = self.betas
+        for step, params in groups.items():
+            grads = [p.grad for p in params]
+            if self.weight_decay != 0:
+                grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+            exp_avgs = [self.state[p]["exp_avg"] for p in params]
+            exp_avg_sqs = [self.state[p]["exp_avg_sq"] for p in params]
+            torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+            torch._foreach_mul_(exp_avg_sqs, beta2)
+            torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+            # PyTorch counts steps in a float tensor and computes the corrections in Python
+            bias_correction1 = 1 - beta1 ** float(step)
+            bias_correction2 = 1 - beta2 ** float(step)
+            step_size = self.lr / bias_correction1
+            denominators = torch._foreach_sqrt(exp_avg_sqs)
+            torch._foreach_div_(denominators, bias_correction2 ** 0.5)
+            torch._foreach_add_(denominators, self.eps)
+            torch._foreach_addcdiv_(params, exp_avgs, denominators, value=-step_size)
 
 
 def _clip(params, clip: float, clip_mode: str) -> None:
@@ -217,15 +316,28 @@ def _clip(params, clip: float, clip_mode: str) -> None:
         nn.utils.clip_grad_value_(params, clip)
 
 
-def _recorded_step(history, value, params, weights, clip, clip_mode, opt) -> bool:
-    """One optimiser step that records its evidence; False (and no step) on an inf/NaN grad."""
-    grad_norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params
-                                     if p.grad is not None)))
+def _recorded_step(history, loss_value, params, weights, before, clip, clip_mode, opt) -> bool:
+    """One optimiser step that records its evidence; False (and no step) on an inf/NaN grad.
+
+    The numbers are those of the plain per-tensor formulas (the norm of the whole gradient as
+    the square root of the running sum, in float64, of each tensor's sum of squares; each
+    layer's ‖∂L/∂W‖ in float64; ‖ΔW‖/‖W‖ in the weights' dtype), bit for bit: the ``_foreach``
+    operations run the same kernel on each tensor, only with one Python call for all of them.
+    """
+    grads = [_as_double(p.grad) for p in params if p.grad is not None]
+    sums = [s.sum() for s in torch._foreach_pow(grads, 2)] if grads else []
+    total = 0.0  # float64 additions in the order of the parameters, as sum() of 0-d tensors
+    for part in torch.stack(sums).tolist() if sums else []:
+        total += part
+    # torch's square root of the float64 sum, as before: math.sqrt differs from it in the last
+    # bit for about one number in a hundred
+    grad_norm = float(torch.tensor(total, dtype=torch.float64).sqrt())
     if not math.isfinite(grad_norm):
         return False
-    history.loss.append(value.item())
+    history.loss.append(loss_value)
     history.grad_norm.append(grad_norm)
-    history.layer_grad_norms.append([float(w.grad.double().norm()) for w in weights])
+    history.layer_grad_norms.append(
+        [n.item() for n in torch._foreach_norm([_as_double(w.grad) for w in weights])])
     if clip is not None:
         raw = flat_gradient(params)
         _clip(params, clip, clip_mode)
@@ -237,8 +349,14 @@ def _recorded_step(history, value, params, weights, clip, clip_mode, opt) -> boo
     else:
         history.clipped_grad_norm.append(grad_norm)
         history.clip_cosine.append(1.0)
-    before = [w.detach().clone() for w in weights]
-    opt.step()
-    history.update_ratios.append(
-        [float((w.detach() - b).norm() / (b.norm() + 1e-30)) for w, b in zip(weights, before)])
+    with torch.no_grad():
+        torch._foreach_copy_(before, weights)
+        opt.step()
+        moved = torch._foreach_norm(torch._foreach_sub(weights, before))
+        sizes = torch._foreach_add(torch._foreach_norm(before), 1e-30)
+        history.update_ratios.append([r.item() for r in torch._foreach_div(moved, sizes)])
     return True
+
+
+def _as_double(t: torch.Tensor) -> torch.Tensor:
+    return t if t.dtype == torch.float64 else t.double()
