@@ -270,3 +270,55 @@ def test_the_dashboard_is_made_of_the_pieces_named_or_shaded_by_size():
         assert shades[0] != shades[-1]
     finally:
         plt.close(fig)
+
+
+def _dashboard_warnings(history, flow):
+    """The dashboard, drawn with every warning raised as an error."""
+    import warnings
+
+    from vgcourse.plots import plot_dashboard
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_dashboard(history, flow, title="run")
+        fig.canvas.draw()
+    return fig
+
+
+def test_dashboard_draws_the_history_it_is_given():
+    import numpy as np
+    import torch
+
+    import vgcourse
+
+    x, y = vgcourse.data.gaussian_batch(batch=64, features=8, dtype=torch.float32)
+    model = vgcourse.mlp(depth=3, width=8, activation="tanh", init="xavier",
+                         dtype=torch.float32)
+    history = vgcourse.train(model, (x, y), steps=12, lr=0.05, show_progress=False)
+    flow = vgcourse.gradient_flow(model, x, y)
+    fig = _dashboard_warnings(history, flow)
+    loss, grads, ratios, after = fig.axes[:4]
+    assert np.allclose(loss.lines[0].get_ydata(), history.loss)
+    layers = len(history.layer_grad_norms[0])
+    assert len(grads.lines) == layers and grads.get_yscale() == "log"
+    assert np.allclose(grads.lines[-1].get_ydata(), np.array(history.layer_grad_norms)[:, -1])
+    assert ratios.get_yscale() == "log"
+    assert "rule of thumb" in ratios.get_legend_handles_labels()[1][0]
+    assert np.allclose(after.lines[0].get_ydata(), flow.activation_std)
+    assert len(fig.axes) == 5  # and one colour bar numbering the layers
+    plt.close(fig)
+
+
+def test_dashboard_of_a_dead_network_says_so_and_warns_of_nothing():
+    """Every gradient exactly 0 (mystery run E): nothing to put on a log axis, which matplotlib
+    would autoscale to identical limits with a warning; the panel says what happened instead."""
+    from vgcourse.cases import mystery
+
+    history, flow = mystery("E")
+    fig = _dashboard_warnings(history, flow)
+    grads = fig.axes[1]
+    layers = len(history.layer_grad_norms[0])
+    assert grads.get_ylim() == pytest.approx((1e-12, 1.0))
+    assert f"{layers} of {layers} layers: exactly 0 throughout" in [t.get_text()
+                                                                    for t in grads.texts]
+    plt.close(fig)

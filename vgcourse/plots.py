@@ -239,10 +239,10 @@ def plot_dashboard(history, flow=None, title: str = ""):
     import numpy as np
 
     if flow is not None:
-        fig, grid = plt.subplots(2, 2, figsize=(9.0, 6.4), layout="constrained")
+        fig, grid = new_axes(figsize=(9.0, 6.4), nrows=2, ncols=2)
         axes = grid.ravel()
     else:
-        fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.4), layout="constrained")
+        fig, axes = new_axes(figsize=(11.0, 3.4), ncols=3)
     steps = np.arange(1, len(history.loss) + 1)
     axes[0].plot(steps, history.loss, color=PALETTE[0])
     finite = [v for v in history.loss if np.isfinite(v) and v > 0]
@@ -260,12 +260,13 @@ def plot_dashboard(history, flow=None, title: str = ""):
     zero_layers = int((grads == 0).all(axis=0).sum()) if grads.size else 0
     grads = np.where(grads > 0, grads, np.nan)
     ratios = np.where(ratios > 0, ratios, np.nan)
-    cmap = plt.get_cmap("viridis")
     layers = grads.shape[1] if grads.size else 0
-    for j in range(layers):
-        color = cmap(j / max(1, layers - 1))
+    for j, color in enumerate(_shades(layers)):
         axes[1].plot(steps[: len(grads)], grads[:, j], color=color, lw=1)
         axes[2].plot(steps[: len(ratios)], ratios[:, j], color=color, lw=1)
+    for ax, values in ((axes[1], grads), (axes[2], ratios)):
+        if not np.isfinite(values).any():  # every gradient exactly 0: nothing to scale to
+            ax.set_ylim(1e-12, 1.0)  # (fixed before the log scale would autoscale to nothing)
     axes[1].set_yscale("log")
     axes[1].set(xlabel="step", ylabel=r"$\|\partial\mathcal{L}/\partial W_l\|$ (log scale)",
                 title="gradient norm per layer")
@@ -280,8 +281,7 @@ def plot_dashboard(history, flow=None, title: str = ""):
     for ax in axes[:3]:
         ax.set_xlim(0, len(steps) + 1)
     if layers:
-        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, layers))
-        fig.colorbar(sm, ax=axes[2], label="layer (1 = input side)")
+        _shade_bar(fig, axes[2], layers)
     if flow is not None:
         hidden = np.arange(1, flow.depth + 1)
         axes[3].plot(hidden, flow.activation_std, "o-", color=PALETTE[0], ms=3,
