@@ -358,9 +358,10 @@ def compress(symbols: torch.Tensor, predictor: NgramPredictor | None = None,
         vocab = int(symbols.max()) + 1 if vocab is None else vocab
     else:
         surprise = predictor.predict(symbols) != symbols
-    times = torch.arange(symbols.shape[1])
-    return Compressed(symbols=[row[keep] for row, keep in zip(symbols, surprise)],
-                      times=[times[keep] for keep in surprise],
+    times = torch.arange(symbols.shape[1]).expand_as(symbols)
+    counts = surprise.sum(dim=1).tolist()  # one selection for all rows, split row by row
+    return Compressed(symbols=list(symbols[surprise].split(counts)),
+                      times=list(times[surprise].split(counts)),
                       length=symbols.shape[1], vocab=vocab)
 
 
