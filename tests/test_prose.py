@@ -64,8 +64,9 @@ def typed_numbers(text: str) -> list[str]:
     return [normalise(m.group(0)) for m in _NUMBER.finditer(text)]
 
 
-def say_templates(source: str) -> list[str]:
-    """The literal template strings of the `say(...)` calls in a code cell."""
+def say_templates(source: str, fields: bool = False) -> list[str]:
+    """The literal template strings of the `say(...)` calls in a code cell: only their typed
+    text, or with ``fields`` the templates as written."""
     try:
         tree = ast.parse("\n".join(line for line in source.splitlines()
                                    if not line.lstrip().startswith(("%", "!"))))
@@ -77,6 +78,9 @@ def say_templates(source: str) -> list[str]:
                 and getattr(node.func, "id", getattr(node.func, "attr", None)) == "say"
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)):
+            if fields:
+                found.append(node.args[0].value)
+                continue
             # The {fields} are filled from the output; only the literal text is typed ({{ and }}
             # are literal braces, as in LaTeX's 10^{{-3}}).
             template = node.args[0].value.replace("{{", "\x00").replace("}}", "\x01")
@@ -207,10 +211,12 @@ def test_every_say_cell_hides_its_input_in_the_book(path):
 # -- bounds are rounded towards the side they promise ---------------------------------------------
 # "at least {x}" with x = 4.17 printed as 4.2 says more than the output shows; so does "within
 # {x}" printing 5.2 % for 5.24 %. The phrases are matched next to the field, words and units
-# (decades, times, nats, %) may sit between a number and "or more".
+# (decades, times, nats, %) may sit between a number and "or more". "Below" and "under" are left
+# out: "{q} of the norms are below {p}" bounds a measurement, "below {t} it loses precision"
+# names a threshold, which rounds the other way.
 _LOWER = (re.compile(r"\b(at least|no less than|no fewer than)\s*(a factor of\s*)?$"),
           re.compile(r"^[^.,;:()]{0,24}?\b(or more|or above|or longer|or larger|or higher)\b"))
-_UPPER = (re.compile(r"\b(at most|within|no more than|up to|below|under|less than)\s*"
+_UPPER = (re.compile(r"\b(at most|within|no more than|up to|less than)\s*"
                      r"(a factor of\s*)?$"),
           re.compile(r"^[^.,;:()]{0,24}?\b(or less|or fewer|or below|or lower|or smaller)\b"))
 _PRINTED = re.compile(r"^\$?(-?\d+(?:\.\d*)?)(?: \\times 10\^\{(-?\d+)\})?\$?( %)?$")
@@ -228,27 +234,50 @@ def printed_value(text: str) -> float | None:
     return value / 100 if match[3] else value
 
 
-def overstated_bounds(template: str, values: dict) -> list[str]:
-    """The fields of a ``say`` template that bound a measurement on the wrong side of it."""
+def bound_fields(template: str) -> list[tuple[str, str, str, str]]:
+    """``(name, spec, side, context)`` of every field of a template that states a bound."""
     found = []
     flat = " ".join(template.split())
     for _, name, spec, _ in string.Formatter().parse(flat):
-        if not name or not isinstance(values.get(name), (int, float)) \
-                or isinstance(values.get(name), bool):
+        if not name:
             continue
         at = flat.index("{" + name + (":" + spec if spec else "") + "}")
         before, after = flat[:at], flat[at + len(name) + len(spec) + 2 + bool(spec):]
         side = ("lower" if _LOWER[0].search(before) or _LOWER[1].search(after) else
                 "upper" if _UPPER[0].search(before) or _UPPER[1].search(after) else None)
-        shown = printed_value(format_number(values[name], spec or ""))
-        value = values[name]
-        if side is None or shown is None or not math.isfinite(value):
+        if side:
+            found.append((name, spec, side, f"...{before[-40:]}[{name}]{after[:30]}..."))
+    return found
+
+
+def undirected_bounds(template: str) -> list[str]:
+    """Bound fields whose spec rounds to a precision but not towards the bound's side."""
+    found = []
+    for name, spec, side, context in bound_fields(template):
+        base, _, direction = spec.partition(":")
+        rounds = bool(re.search(r"\.\d+(f|e|E|%|pct|sci)$|^(pct|sci)$", base))
+        want = "down" if side == "lower" else "up"
+        if rounds and direction != want:
+            found.append(f"{{{name}:{spec}}} is a{'n' if side == 'upper' else ''} {side} bound: "
+                         f"write {{{name}:{base}:{want}}}: {context}")
+    return found
+
+
+def overstated_bounds(template: str, values: dict) -> list[str]:
+    """The fields of a ``say`` template that print a bound past the measurement it bounds."""
+    found = []
+    for name, spec, side, context in bound_fields(template):
+        value = values.get(name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                or not math.isfinite(value):
+            continue
+        shown = printed_value(format_number(value, spec or ""))
+        if shown is None:
             continue
         past = shown - value if side == "lower" else value - shown
         if past > 1e-12 * abs(value):
             found.append(f"{{{name}:{spec}}} is a {side} bound but prints "
-                         f"{format_number(values[name], spec)} for {value:.6g}: "
-                         f"...{before[-40:]}[{name}]{after[:30]}...")
+                         f"{format_number(value, spec)} for {value:.6g}: {context}")
     return found
 
 
@@ -263,6 +292,24 @@ def test_a_bound_rounded_the_wrong_way_is_caught():
     # not bounds: a plain value, and a range
     assert not overstated_bounds("the loss is {x:.1f} after training", {"x": 4.17})
     assert not overstated_bounds("from {a:.1f} to {b:.1f}", {"a": 4.17, "b": 5.16})
+
+
+def test_a_bound_without_its_rounding_direction_is_caught():
+    assert undirected_bounds("by {x:.1f} decades or more")
+    assert undirected_bounds("within {e:.1pct:down} on every seed")  # the wrong side
+    assert not undirected_bounds("within {e:.1pct:up}, at least {n} steps, {g:.2f} after")
+    assert not undirected_bounds("at least {n:d} of {m} seeds")  # integers are not rounded
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_every_bound_in_a_say_template_rounds_towards_its_side(path):
+    """"at least {x:.1f}" must be written {x:.1f:down}: whatever the next build measures, the
+    printed bound then never says more than the output (tested on the built book below)."""
+    nb = json.loads(path.read_text())
+    found = [problem for cell in nb["cells"] if cell["cell_type"] == "code"
+             for template in say_templates("".join(cell["source"]), fields=True)
+             for problem in undirected_bounds(template)]
+    assert not found, f"{path.name}:\n" + "\n".join(found)
 
 
 def test_say_rounds_a_bound_towards_its_side():
