@@ -319,15 +319,18 @@ def _clip(params, clip: float, clip_mode: str) -> None:
 def _recorded_step(history, loss_value, params, weights, before, clip, clip_mode, opt) -> bool:
     """One optimiser step that records its evidence; False (and no step) on an inf/NaN grad.
 
-    The numbers are those of the plain per-tensor formulas (the norm of the whole gradient as
-    the square root of the running sum, in float64, of each tensor's sum of squares; each
-    layer's ‖∂L/∂W‖ in float64; ‖ΔW‖/‖W‖ in the weights' dtype), bit for bit: the ``_foreach``
-    operations run the same kernel on each tensor, only with one Python call for all of them.
+    The numbers are those of the plain per-tensor formulas, bit for bit: the gradient's norm
+    is the square root of the running float64 sum, in the order of the parameters, of
+    ``(g.double() ** 2).sum()`` for each tensor; each layer's ‖∂L/∂W‖ is
+    ``w.grad.double().norm()``; each ‖ΔW‖/‖W‖ is ``(w - b).norm() / (b.norm() + 1e-30)`` in
+    the weights' dtype (``tests/test_train.py`` compares them). They are computed with fewer,
+    larger operations that give the same values: ``_foreach`` calls, and each tensor's sum
+    of squares as one row of a stack of the tensors of its shape (a row sum adds the same
+    numbers in the same order as the sum of the tensor alone).
     """
-    grads = [_as_double(p.grad) for p in params if p.grad is not None]
-    sums = [s.sum() for s in torch._foreach_pow(grads, 2)] if grads else []
+    grads = [p.grad for p in params if p.grad is not None]
     total = 0.0  # float64 additions in the order of the parameters, as sum() of 0-d tensors
-    for part in torch.stack(sums).tolist() if sums else []:
+    for part in _sums_of_squares(grads):
         total += part
     # torch's square root of the float64 sum, as before: math.sqrt differs from it in the last
     # bit for about one number in a hundred
@@ -337,7 +340,7 @@ def _recorded_step(history, loss_value, params, weights, before, clip, clip_mode
     history.loss.append(loss_value)
     history.grad_norm.append(grad_norm)
     history.layer_grad_norms.append(
-        [n.item() for n in torch._foreach_norm([_as_double(w.grad) for w in weights])])
+        _as_floats(torch._foreach_norm([_as_double(w.grad) for w in weights])))
     if clip is not None:
         raw = flat_gradient(params)
         _clip(params, clip, clip_mode)
@@ -352,10 +355,39 @@ def _recorded_step(history, loss_value, params, weights, before, clip, clip_mode
     with torch.no_grad():
         torch._foreach_copy_(before, weights)
         opt.step()
-        moved = torch._foreach_norm(torch._foreach_sub(weights, before))
-        sizes = torch._foreach_add(torch._foreach_norm(before), 1e-30)
-        history.update_ratios.append([r.item() for r in torch._foreach_div(moved, sizes)])
+        norms = torch._foreach_norm([*torch._foreach_sub(weights, before), *before])
+        moved, sizes = norms[:len(weights)], norms[len(weights):]
+        if len({n.dtype for n in moved}) == 1:
+            ratios = _as_floats([torch.stack(moved) / (torch.stack(sizes) + 1e-30)])
+        else:  # weights of several dtypes: each ratio in its own
+            ratios = _as_floats(torch._foreach_div(moved, torch._foreach_add(sizes, 1e-30)))
+        history.update_ratios.append(ratios)
     return True
+
+
+def _sums_of_squares(grads: list[torch.Tensor]) -> list[float]:
+    """``float((g.double() ** 2).sum())`` for each tensor, one stack per shape and dtype."""
+    groups: dict[tuple, list[int]] = {}
+    for i, g in enumerate(grads):
+        groups.setdefault((g.shape, g.dtype), []).append(i)
+    out = [0.0] * len(grads)
+    for (shape, _), members in groups.items():
+        block = _as_double(torch.stack([grads[i] for i in members]))
+        rows = block.pow_(2).reshape(len(members), shape.numel()).sum(dim=1).tolist()
+        for i, value in zip(members, rows):
+            out[i] = value
+    return out
+
+
+def _as_floats(tensors: list[torch.Tensor]) -> list[float]:
+    """The values of 0-d tensors (or of one 1-d tensor in a list) as Python floats."""
+    if not tensors:
+        return []
+    if len(tensors) == 1 and tensors[0].dim() == 1:
+        return tensors[0].tolist()
+    if len({t.dtype for t in tensors}) == 1:
+        return torch.stack(tensors).tolist()
+    return [t.item() for t in tensors]
 
 
 def _as_double(t: torch.Tensor) -> torch.Tensor:
