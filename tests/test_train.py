@@ -175,6 +175,46 @@ def test_recorded_evidence_is_the_plain_formulas_bit_for_bit(dtype):
     assert len(set(history.grad_norm)) == 15  # fifteen different steps were compared
 
 
+class _MixedPrecision(torch.nn.Module):
+    """A float32 layer feeding a float64 one, and a convolution (a weight that is not a layer's
+    of History's per-layer lists)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(1, 1, 3, padding=1).double()
+        self.low = torch.nn.Linear(8, 16)
+        self.high = torch.nn.Linear(16, 1).double()
+
+    def forward(self, x):
+        x = self.conv(x.unsqueeze(1)).squeeze(1)
+        return self.high(torch.tanh(self.low(x.float())).double())
+
+
+def test_recorded_ratios_keep_each_layers_dtype_and_skip_other_weights():
+    torch.manual_seed(0)
+    model = _MixedPrecision()
+    weights = [model.low.weight, model.high.weight]
+    seen = []
+
+    def remember(step, net):  # the weights after each step
+        seen.append([w.detach().clone() for w in weights])
+
+    start = [w.detach().clone() for w in weights]
+    history = vgcourse.train(model, _regression(), steps=5, lr=0.05, callback=remember,
+                             show_progress=False)
+    for step, after in enumerate(seen):
+        before = start if step == 0 else seen[step - 1]
+        expected = [float((a - b).norm() / (b.norm() + 1e-30)) for a, b in zip(after, before)]
+        assert history.update_ratios[step] == expected  # float32, then float64, bit for bit
+    assert len(history.layer_grad_norms[0]) == 2  # the convolution is not a layer here
+    conv_only = torch.nn.Sequential(torch.nn.Unflatten(1, (1, 8)), torch.nn.Conv1d(1, 1, 3),
+                                    torch.nn.Flatten()).double()
+    x = torch.randn(32, 8, dtype=torch.float64)
+    history = vgcourse.train(conv_only, (x, x[:, 1:7]), steps=3, lr=0.05, show_progress=False)
+    assert history.layer_grad_norms == [[], [], []] and history.update_ratios == [[], [], []]
+    assert all(g > 0 for g in history.grad_norm)
+
+
 @pytest.mark.parametrize("kwargs, name", [
     ({"clip": -1.0}, "clip"), ({"clip_mode": "angle"}, "clip_mode"), ({"lr": 0.0}, "lr"),
     ({"steps": 0}, "steps"), ({"optimizer": "lbfgs"}, "optimizer"),

@@ -340,7 +340,7 @@ def _recorded_step(history, loss_value, params, weights, before, clip, clip_mode
     history.loss.append(loss_value)
     history.grad_norm.append(grad_norm)
     history.layer_grad_norms.append(
-        _as_floats(torch._foreach_norm([_as_double(w.grad) for w in weights])))
+        _as_floats(torch._foreach_norm([_as_double(w.grad) for w in weights]) if weights else []))
     if clip is not None:
         raw = flat_gradient(params)
         _clip(params, clip, clip_mode)
@@ -352,16 +352,20 @@ def _recorded_step(history, loss_value, params, weights, before, clip, clip_mode
     else:
         history.clipped_grad_norm.append(grad_norm)
         history.clip_cosine.append(1.0)
+    if not weights:  # no Linear layer: nothing to compare before and after
+        opt.step()
+        history.update_ratios.append([])
+        return True
     with torch.no_grad():
         torch._foreach_copy_(before, weights)
         opt.step()
         norms = torch._foreach_norm([*torch._foreach_sub(weights, before), *before])
         moved, sizes = norms[:len(weights)], norms[len(weights):]
         if len({n.dtype for n in moved}) == 1:
-            ratios = _as_floats([torch.stack(moved) / (torch.stack(sizes) + 1e-30)])
-        else:  # weights of several dtypes: each ratio in its own
+            ratios = (torch.stack(moved) / (torch.stack(sizes) + 1e-30)).tolist()
+        else:  # weights of several dtypes: each ratio in its own dtype
             ratios = _as_floats(torch._foreach_div(moved, torch._foreach_add(sizes, 1e-30)))
-        history.update_ratios.append(ratios)
+    history.update_ratios.append(ratios)
     return True
 
 
@@ -380,11 +384,9 @@ def _sums_of_squares(grads: list[torch.Tensor]) -> list[float]:
 
 
 def _as_floats(tensors: list[torch.Tensor]) -> list[float]:
-    """The values of 0-d tensors (or of one 1-d tensor in a list) as Python floats."""
+    """The values of 0-d tensors as Python floats."""
     if not tensors:
         return []
-    if len(tensors) == 1 and tensors[0].dim() == 1:
-        return tensors[0].tolist()
     if len({t.dtype for t in tensors}) == 1:
         return torch.stack(tensors).tolist()
     return [t.item() for t in tensors]
