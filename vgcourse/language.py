@@ -20,6 +20,7 @@ from torch import nn
 from ._validation import check_choice, check_int, check_positive
 from .progress import progress
 from .recurrent import CELLS, GradientThroughTime, gradient_through_time, sequence_model
+from .training import _Adam
 
 OPENERS = {"(": ")", "[": "]", "{": "}"}
 QUOTES = ("'", '"')
@@ -153,7 +154,7 @@ def train_char_lm(cell: str, train_ids: torch.Tensor, val_ids: torch.Tensor, voc
     elif not isinstance(model, nn.Module):
         raise ValueError(f"model={type(model).__name__} is not allowed; expected None or an "
                          "nn.Module whose forward(ids) returns (logits, state).")
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = _Adam(model.parameters(), lr=lr)  # torch.optim.Adam's update, bit for bit
     generator = torch.Generator().manual_seed(seed)
     offsets = torch.arange(seq_len + 1)
     run, running = LMRun(model), []
