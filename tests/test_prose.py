@@ -214,10 +214,10 @@ def test_every_say_cell_hides_its_input_in_the_book(path):
 # (decades, times, nats, %) may sit between a number and "or more". "Below" and "under" are left
 # out: "{q} of the norms are below {p}" bounds a measurement, "below {t} it loses precision"
 # names a threshold, which rounds the other way.
-_LOWER = (re.compile(r"\b(at least|no less than|no fewer than)\s*(a factor of\s*)?$"),
+_LOWER = (re.compile(r"\b(at least|no less than|no fewer than)\s*(a factor (?:of )?\s*)?$"),
           re.compile(r"^[^.,;:()]{0,24}?\b(or more|or above|or longer|or larger|or higher)\b"))
 _UPPER = (re.compile(r"\b(at most|within|no more than|up to|less than)\s*"
-                     r"(a factor of\s*)?$"),
+                     r"(a factor (?:of )?\s*)?$"),
           re.compile(r"^[^.,;:()]{0,24}?\b(or less|or fewer|or below|or lower|or smaller)\b"))
 _PRINTED = re.compile(r"^\$?(-?\d+(?:\.\d*)?)(?: \\times 10\^\{(-?\d+)\})?\$?( %)?$")
 
