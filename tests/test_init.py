@@ -170,7 +170,7 @@ def test_lsuv_brings_every_layer_to_unit_variance_and_lands_on_theory():
     pre = vgcourse.preactivation_moments(net, x)
     assert max(abs(q - 1) for q in pre) < 1e-3 * 1.01
     # tanh: σ_w² E[tanh(z)²] = 1, so n·Var(W) of a deep layer is 1/E[tanh²] ≈ 2.536
-    deep = net.hidden[8].linear.weight
+    deep = net.hidden[8].linear.weight.detach()
     sigma_w2 = 256 * float((deep**2).mean())
     assert sigma_w2 == pytest.approx(vgcourse.theory.lsuv_sigma_w("tanh") ** 2, rel=0.03)
     assert 2.5 < sigma_w2 < 2.58
