@@ -38,7 +38,7 @@ import string
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from numbers import Real
 
-__all__ = ["ClaimError", "claim", "format_number", "say", "sentence"]
+__all__ = ["ClaimError", "claim", "format_number", "round_directed", "say", "sentence"]
 
 
 class ClaimError(AssertionError):
