@@ -384,10 +384,11 @@ def test_deep_transformer_without_residuals_is_vanishing():
     torch.manual_seed(0)
     model = TransformerLM(layers=8, residual=False)
     attn = [b.attn.in_proj_weight for b in model.blocks]
+    weights = [w.detach() for w in attn]
     grads = torch.autograd.grad(F.cross_entropy(model(x), y), attn)
     d = model.tok.embedding_dim
-    query = [float(g[:d].norm() / w[:d].norm()) for g, w in zip(grads, attn)]
-    value = [float(g[2 * d:].norm() / w[2 * d:].norm()) for g, w in zip(grads, attn)]
+    query = [float(g[:d].norm() / w[:d].norm()) for g, w in zip(grads, weights)]
+    value = [float(g[2 * d:].norm() / w[2 * d:].norm()) for g, w in zip(grads, weights)]
     assert max(value) / min(query) > 100  # ground truth
     report = diagnose(model, x, y)
     assert report.verdict == "vanishing"
