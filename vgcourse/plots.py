@@ -254,27 +254,16 @@ def plot_dashboard(history, flow=None, title: str = ""):
     axes[0].set(xlabel="step", ylabel=f"training loss ({axes[0].get_yscale()} scale)",
                 title="loss")
 
-    # exact zeros cannot sit on a log axis: leave them out and say how many layers had them
-    grads = np.array(history.layer_grad_norms)
-    ratios = np.array(history.update_ratios)
-    zero_layers = int((grads == 0).all(axis=0).sum()) if grads.size else 0
-    grads = np.where(grads > 0, grads, np.nan)
-    ratios = np.where(ratios > 0, ratios, np.nan)
-    layers = grads.shape[1] if grads.size else 0
-    for j, color in enumerate(_shades(layers)):
-        axes[1].plot(steps[: len(grads)], grads[:, j], color=color, lw=1)
-        axes[2].plot(steps[: len(ratios)], ratios[:, j], color=color, lw=1)
-    for ax, values in ((axes[1], grads), (axes[2], ratios)):
-        if not np.isfinite(values).any():  # every gradient exactly 0: nothing to scale to
-            ax.set_ylim(1e-12, 1.0)  # (fixed before the log scale would autoscale to nothing)
-    axes[1].set_yscale("log")
+    layers = len(history.layer_grad_norms[0]) if history.layer_grad_norms else 0
+    shades = _shades(layers)
+    for ax, values in ((axes[1], history.layer_grad_norms), (axes[2], history.update_ratios)):
+        if values and layers:
+            _log_series(ax, steps[: len(values)], values, shades, None, "layers")
+        else:
+            ax.set_yscale("log")
     axes[1].set(xlabel="step", ylabel=r"$\|\partial\mathcal{L}/\partial W_l\|$ (log scale)",
                 title="gradient norm per layer")
-    if zero_layers:
-        axes[1].text(0.03, 0.03, f"{zero_layers} of {layers} layers: exactly 0 throughout",
-                     transform=axes[1].transAxes, fontsize=8, color=PALETTE[1])
-    axes[2].set_yscale("log")
-    axes[2].axhline(1e-3, color="0.3", ls="--", lw=1, label="1e-3 rule of thumb")
+    _rule_of_thumb(axes[2])
     axes[2].set(xlabel="step", ylabel=r"$\|\Delta W_l\| / \|W_l\|$ (log scale)",
                 title="update-to-data ratio")
     axes[2].legend(frameon=False, fontsize=8)
@@ -353,10 +342,18 @@ def _limits(name: str, limits, log: bool = False):
                          "(lower, upper) with lower < upper.")
 
 
+def _rule_of_thumb(ax) -> None:
+    """Karpathy's update-to-data rule of thumb as a dashed line, named in the legend."""
+    from .monitor import UPDATE_RULE_OF_THUMB
+
+    ax.axhline(UPDATE_RULE_OF_THUMB, color="0.3", ls="--", lw=1,
+               label=f"{UPDATE_RULE_OF_THUMB:.0e} rule of thumb".replace("e-0", "e-"))
+
+
 def _log_series(ax, steps, values, colors, labels, unit: str) -> None:
     """One line per column of ``values`` (steps × curves) against ``steps`` on a log axis.
     Exact zeros cannot sit on it: they are left out, and curves that are 0 throughout are
-    counted in the corner."""
+    counted in the corner; when every value is 0 the axis shows twelve empty decades."""
     import numpy as np
 
     values = np.array(values, dtype=float).reshape(len(steps), -1)
@@ -365,6 +362,8 @@ def _log_series(ax, steps, values, colors, labels, unit: str) -> None:
     for j in range(values.shape[1]):
         ax.plot(steps, values[:, j], color=colors[j], lw=1,
                 label=None if labels is None else labels[j])
+    if np.isnan(values).all():  # every value exactly 0: nothing for a log axis to scale to,
+        ax.set_ylim(1e-12, 1.0)  # so twelve decades, fixed before the scale would autoscale
     ax.set_yscale("log")
     if zero:
         ax.text(0.03, 0.03, f"{zero} of {values.shape[1]} {unit}: exactly 0 throughout",
@@ -424,7 +423,6 @@ def plot_update_ratios(monitor, ax=None, labels=None, colors=None, ylim=None,
     >>> plt.close(fig)
     """
     from ._validation import check_bool
-    from .monitor import UPDATE_RULE_OF_THUMB
 
     _recorded(monitor)
     count = len(monitor.layers)
@@ -438,8 +436,7 @@ def plot_update_ratios(monitor, ax=None, labels=None, colors=None, ylim=None,
     colors = colors or _series_colors(count, readout=True)
     fig, ax = new_axes(ax)
     _log_series(ax, monitor.steps, monitor.update_to_data, colors, labels or None, "layers")
-    ax.axhline(UPDATE_RULE_OF_THUMB, color="0.3", ls="--", lw=1,
-               label=f"{UPDATE_RULE_OF_THUMB:.0e} rule of thumb".replace("e-0", "e-"))
+    _rule_of_thumb(ax)
     ax.set(xlabel="training step", ylabel=r"$\|\Delta W\| / \|W\|$ per step (log scale)",
            title="update-to-data ratio")
     if ylim is not None:

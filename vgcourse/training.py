@@ -340,7 +340,7 @@ def _recorded_step(history, loss_value, params, weights, before, clip, clip_mode
     history.loss.append(loss_value)
     history.grad_norm.append(grad_norm)
     history.layer_grad_norms.append(
-        _as_floats(torch._foreach_norm([_as_double(w.grad) for w in weights]) if weights else []))
+        _as_floats(torch._foreach_norm([w.grad.double() for w in weights]) if weights else []))
     if clip is not None:
         raw = flat_gradient(params)
         _clip(params, clip, clip_mode)
@@ -361,11 +361,8 @@ def _recorded_step(history, loss_value, params, weights, before, clip, clip_mode
         opt.step()
         norms = torch._foreach_norm([*torch._foreach_sub(weights, before), *before])
         moved, sizes = norms[:len(weights)], norms[len(weights):]
-        if len({n.dtype for n in moved}) == 1:
-            ratios = (torch.stack(moved) / (torch.stack(sizes) + 1e-30)).tolist()
-        else:  # weights of several dtypes: each ratio in its own dtype
-            ratios = _as_floats(torch._foreach_div(moved, torch._foreach_add(sizes, 1e-30)))
-    history.update_ratios.append(ratios)
+        ratios = torch._foreach_div(moved, torch._foreach_add(sizes, 1e-30))  # each in its dtype
+    history.update_ratios.append(_as_floats(ratios))
     return True
 
 
@@ -376,7 +373,7 @@ def _sums_of_squares(grads: list[torch.Tensor]) -> list[float]:
         groups.setdefault((g.shape, g.dtype), []).append(i)
     out = [0.0] * len(grads)
     for (shape, _), members in groups.items():
-        block = _as_double(torch.stack([grads[i] for i in members]))
+        block = torch.stack([grads[i] for i in members]).double()
         rows = block.pow_(2).reshape(len(members), shape.numel()).sum(dim=1).tolist()
         for i, value in zip(members, rows):
             out[i] = value
@@ -391,6 +388,3 @@ def _as_floats(tensors: list[torch.Tensor]) -> list[float]:
         return torch.stack(tensors).tolist()
     return [t.item() for t in tensors]
 
-
-def _as_double(t: torch.Tensor) -> torch.Tensor:
-    return t if t.dtype == torch.float64 else t.double()
