@@ -172,8 +172,8 @@ def test_penalty_gradients_are_lambda_w_and_lambda_sign_w():
                           rtol=0, atol=1e-15)
     assert g1.tolist() == [[0.1, -0.1], [0.1, -0.1]]
     # (0.1/2)(2.25 + 4 + 0.0625 + 0.25) = 0.328125; 0.1 · 4.25 = 0.425
-    assert float(exploding.weight_penalty([w], "l2", 0.1)) == pytest.approx(0.328125, abs=1e-15)
-    assert float(exploding.weight_penalty([w], "l1", 0.1)) == pytest.approx(0.425, abs=1e-15)
+    assert exploding.weight_penalty([w], "l2", 0.1).item() == pytest.approx(0.328125, abs=1e-15)
+    assert exploding.weight_penalty([w], "l1", 0.1).item() == pytest.approx(0.425, abs=1e-15)
     with pytest.raises(ValueError, match="kind='l3'"):
         exploding.weight_penalty([w], "l3")
 

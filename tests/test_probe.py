@@ -133,7 +133,7 @@ def test_cross_entropy_and_callable_losses():
     logits = model.output(h)
     by_hand = (logits.logsumexp(dim=1) - logits[torch.arange(10), labels]).mean()
     norms = [float(g.norm()) for g in torch.autograd.grad(by_hand, hs)]
-    assert flow.loss == pytest.approx(float(by_hand), rel=1e-12)
+    assert flow.loss == pytest.approx(by_hand.item(), rel=1e-12)
     assert flow.activation_grad_norms == pytest.approx(norms, rel=1e-10)
     # a callable loss is used as given: this one is half the cross-entropy, so are the gradients
     half = vgcourse.gradient_flow(model, x, labels, loss=lambda z, t: 0.5 * (
