@@ -74,7 +74,7 @@ class Visit:
     errors: list = field(default_factory=list)  # JS exceptions and console errors
     failed: list = field(default_factory=list)  # local requests that failed
     remote: list = field(default_factory=list)  # requests to another host (refused)
-    screenshot: Path | None = None  # the full page as first loaded
+    screenshot: Path | None = None  # the page as first loaded
 
 
 def open_page(browser, url: str, local: str) -> Visit:
@@ -102,15 +102,27 @@ def open_page(browser, url: str, local: str) -> Visit:
     return visit
 
 
-def screenshot(tab, stem: Path) -> Path:
-    """The whole page for review, written to ``stem`` + ".jpg" and returned: a chapter is about
-    30 000 px tall, and JPEG encodes it in half the time PNG takes (1.6 s against 3.0 s for
-    chapter 4). JPEG cannot be taller than 65 535 px, so a page taller than that (the API
-    reference) is written as PNG instead."""
-    tall = tab.evaluate("() => document.documentElement.scrollHeight") > 65_000
-    path = stem.with_suffix(".png" if tall else ".jpg")
-    tab.screenshot(path=str(path), full_page=True,
-                   **({} if tall else {"type": "jpeg", "quality": 80}))
+JPEG_MAX_PX = 60_000
+
+
+def screenshot(tab, stem: Path, full_page: bool = True) -> Path:
+    """The page for review, written to ``stem`` + ".jpg" and returned.
+
+    By default the whole page (a chapter is about 30 000 px tall; JPEG encodes it in half the
+    time PNG takes), cut at 60 000 px (Chromium writes an empty JPEG near the format's
+    65 535 px limit; only the API reference is taller). With ``full_page=False``, the first
+    screen: the dark-mode and phone views, whose checks are measured in the page (a second and
+    third full-page capture of every page cost a third of the browser tests' time).
+    """
+    path = stem.with_suffix(".jpg")
+    clip = None
+    if full_page:
+        height = tab.evaluate("() => document.documentElement.scrollHeight")
+        width = tab.viewport_size["width"]
+        clip = {"x": 0, "y": 0, "width": width, "height": min(height, JPEG_MAX_PX)}
+    else:
+        tab.evaluate("() => window.scrollTo(0, 0)")
+    tab.screenshot(path=str(path), full_page=full_page, clip=clip, type="jpeg", quality=80)
     return path
 
 
@@ -364,15 +376,31 @@ def test_axe_finds_no_serious_or_critical_violation(visit, html, page):
     assert_nothing_grave(violations, page.html)
 
 
-def axe_violations(tab) -> list[dict]:
-    """axe-core's violations on the loaded page ``tab`` (id, impact, help, first nodes, count)."""
+# Code is coloured by one stylesheet (pygments.css) on every page, and checking each of its
+# thousands of tokens was three quarters of axe's time on a chapter: axe's colour-contrast rule
+# skips code blocks on the pages, and test_every_code_colour_is_legible_in_both_themes checks
+# every colour that stylesheet defines, in both themes.
+PER_PAGE_AXE = """async () => {
+  const report = r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ")), count: v.nodes.length}));
+  const all = await axe.run(document, {resultTypes: ["violations"],
+                                       rules: {"color-contrast": {enabled: false}}});
+  const contrast = await axe.run({exclude: [["div.highlight"]]},
+                                 {resultTypes: ["violations"], runOnly: ["color-contrast"]});
+  return report(all).concat(report(contrast));
+}"""
+
+
+def _load_axe(tab) -> None:
     if not tab.evaluate("() => typeof window.axe !== 'undefined'"):
         tab.add_script_tag(path=str(AXE))
-    return tab.evaluate("""async () => {
-      const r = await axe.run(document, {resultTypes: ["violations"]});
-      return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-        nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ")), count: v.nodes.length}));
-    }""")
+
+
+def axe_violations(tab) -> list[dict]:
+    """axe-core's violations on the loaded page ``tab`` (id, impact, help, first nodes, count):
+    every rule over the whole page, colour contrast outside code blocks."""
+    _load_axe(tab)
+    return tab.evaluate(PER_PAGE_AXE)
 
 
 def assert_nothing_grave(violations: list[dict], where: str) -> None:
@@ -380,6 +408,61 @@ def assert_nothing_grave(violations: list[dict], where: str) -> None:
     grave = [v for v in violations if v["impact"] in ("serious", "critical")]
     assert not grave, f"{where}: " + "\n".join(
         f"{v['impact']} {v['id']} ({v['count']}×): {v['help']} — {v['nodes']}" for v in grave)
+
+
+TOKEN_PROBE = """() => {
+  // one span per token class the code stylesheet colours, in a copy of the page's first code
+  // cell (so the probe sits where code sits), plus the block's own untokenised text
+  const classes = new Set();
+  for (const sheet of document.styleSheets) {
+    let rules;
+    try { rules = sheet.cssRules; } catch (e) { continue; }
+    for (const rule of rules) {
+      const m = (rule.selectorText || "").match(
+        /^html\\[data-theme="(?:light|dark)"\\] \\.highlight \\.([A-Za-z0-9]+)$/);
+      if (m && rule.style.color) classes.add(m[1]);
+    }
+  }
+  const cell = document.querySelector("article div.cell_input div.highlight").closest(
+    "div.cell_input");
+  const probe = cell.cloneNode(true);
+  probe.id = "vgx-token-probe";
+  probe.querySelector("pre").innerHTML = "plain text\\n" + Array.from(classes)
+    .map(c => `<span class="${c}">token_${c}</span>`).join("\\n");
+  cell.after(probe);
+  return classes.size;
+}"""
+
+PROBE_CONTRAST = """async () => {
+  const r = await axe.run({include: [["#vgx-token-probe"]]}, {runOnly: ["color-contrast"]});
+  const checked = r.passes.concat(r.violations).reduce((n, v) => n + v.nodes.length, 0);
+  return {checked, low: r.violations.flatMap(v => v.nodes.map(n =>
+    n.target.join(" ") + ": " + n.any.map(a => a.message).join("; ")))};
+}"""
+
+
+def test_every_code_colour_is_legible_in_both_themes(visit):
+    """Every token colour of the code stylesheet, on the code background, passes axe's
+    colour-contrast rule (WCAG AA, 4.5:1) in the light and in the dark theme: the check the
+    per-page axe run leaves out for code blocks, done once for all of them."""
+    if not AXE.exists():
+        skip_or_fail(f"axe-core is not installed at {AXE}; run `make axe` (needs npm)")
+    tab = visit(NOTEBOOKS[0]).page
+    _load_axe(tab)
+    classes = tab.evaluate(TOKEN_PROBE)
+    assert classes >= 20, f"only {classes} token colours found in the code stylesheet"
+    try:
+        light = tab.evaluate(PROBE_CONTRAST)
+        tab.emulate_media(color_scheme="dark")
+        _set_theme(tab, "dark")
+        dark = tab.evaluate(PROBE_CONTRAST)
+    finally:
+        tab.emulate_media(color_scheme="light")
+        _set_theme(tab, "light")
+        tab.evaluate("() => document.getElementById('vgx-token-probe').remove()")
+    for theme, result in (("light", light), ("dark", dark)):
+        assert result["checked"] > classes, f"{theme}: axe checked {result['checked']} tokens"
+        assert not result["low"], f"{theme} theme, low-contrast code colours: {result['low']}"
 
 
 SWEEP_STATE = """sweep => ({src: sweep.querySelector('img.vgx-frame').src,
@@ -484,7 +567,7 @@ def _set_theme(tab, mode: str) -> None:
 @pytest.mark.parametrize("page", PAGES, ids=str)
 def test_dark_mode_is_legible_and_screenshotted(visit, html, page):
     """The theme's dark mode (as its toggle sets it): text contrast at least 4.5:1 (WCAG AA)
-    and every figure on an opaque light background; a screenshot in screenshots/dark/."""
+    and every figure on an opaque light background; its first screen in screenshots/dark/."""
     tab = visit(page).page
     shots = html.parent / "screenshots" / "dark"
     shots.mkdir(parents=True, exist_ok=True)
@@ -493,7 +576,7 @@ def test_dark_mode_is_legible_and_screenshotted(visit, html, page):
     try:
         tab.wait_for_timeout(100)
         found = tab.evaluate(DARK_CHECK)
-        shot = screenshot(tab, shots / page.name)
+        shot = screenshot(tab, shots / page.name, full_page=False)
     finally:
         tab.emulate_media(color_scheme="light")
         _set_theme(tab, "light")
@@ -509,7 +592,7 @@ def test_dark_mode_is_legible_and_screenshotted(visit, html, page):
 @pytest.mark.parametrize("page", PAGES, ids=str)
 def test_phone_width_has_no_horizontal_overflow(visit, html, page):
     """At 390 px wide (a phone) the page does not scroll sideways, figures and sweeps fit, and
-    the sweep controls stay usable; a screenshot in screenshots/mobile/."""
+    the sweep controls stay usable; its first screen in screenshots/mobile/."""
     tab = visit(page).page
     shots = html.parent / "screenshots" / "mobile"
     shots.mkdir(parents=True, exist_ok=True)
@@ -533,7 +616,7 @@ def test_phone_width_has_no_horizontal_overflow(visit, html, page):
                            return r.width < 24 || r.height < 16 || r.right > 391; })
             .map(e => e.dataset.name),
         }; }""")
-        screenshot(tab, shots / page.name)
+        screenshot(tab, shots / page.name, full_page=False)
     finally:
         tab.set_viewport_size({"width": 1280, "height": 900})
     assert found["page"] <= 390, f"{page.html}: the page is {found['page']} px wide at 390 px"

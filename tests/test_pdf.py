@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 import pytest
-from _book import pages, require_book, skip_or_fail
+from _book import pages, require_book, skip_or_fail, tool
 
 PAGES = pages()
 
@@ -108,3 +108,24 @@ def test_the_first_pages_render_to_png(pdf, tmp_path):
                     str(out / "page")], check=True)
     pngs = sorted(out.glob("page-*.png"))
     assert len(pngs) == 3 and all(p.stat().st_size > 5_000 for p in pngs), pngs
+
+
+def test_the_pdf_is_printed_again_only_when_what_it_shows_changed(tmp_path):
+    """``make book`` skips the print when the digest of the pages, images and stylesheets is
+    the one recorded beside the PDF: any of them changing changes the digest."""
+    pdf_tool = tool("pdf")
+    html = tmp_path / "html"
+    for name, text in {"intro.html": "<h1>Intro</h1>", "_images/fig.png": "png",
+                       "_static/book.css": "h1 {}"}.items():
+        (html / name).parent.mkdir(parents=True, exist_ok=True)
+        (html / name).write_text(text)
+    first = pdf_tool.inputs_digest(html, ["intro"], "vgcourse")
+    assert pdf_tool.inputs_digest(html, ["intro"], "vgcourse") == first
+    changes = [lambda: (html / "intro.html").write_text("<h1>Intro, revised</h1>"),
+               lambda: (html / "_images" / "fig.png").write_text("another figure"),
+               lambda: (html / "_static" / "book.css").write_text("h1 { color: red }")]
+    seen = {first, pdf_tool.inputs_digest(html, ["intro"], "another title")}
+    for change in changes:
+        change()
+        seen.add(pdf_tool.inputs_digest(html, ["intro"], "vgcourse"))
+    assert len(seen) == 2 + len(changes)

@@ -12,6 +12,7 @@ footer, the PDF gets bookmarks, and pypdf merges the lot into ``<build>/pdf/vgco
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html as htmlmod
 import io
 import os
@@ -105,7 +106,21 @@ def _numbers(count: int) -> str:
 </style></head><body>{pages}</body></html>"""
 
 
+def inputs_digest(html_dir: Path, files: list[str], title: str) -> str:
+    """A digest of everything the PDF is printed from: the pages in order, their images and
+    stylesheets, the title and this tool. Equal digests print equal PDFs."""
+    digest = hashlib.sha256(title.encode() + Path(__file__).read_bytes())
+    assets = sorted(p for folder in ("_images", "_static") if (html_dir / folder).is_dir()
+                    for p in (html_dir / folder).rglob("*") if p.is_file())
+    for path in [html_dir / f"{f}.html" for f in files] + assets:
+        digest.update(str(path.relative_to(html_dir)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def build(html_dir: Path, toc: Path, out: Path) -> Path:
+    """Print the book built at ``html_dir`` (the pages of ``toc``) to one PDF at ``out``; skipped
+    when ``out`` was printed from the same pages, images and stylesheets (a digest is kept
+    beside it), so an unchanged book costs no second print."""
     from playwright.sync_api import sync_playwright
     from pypdf import PdfReader, PdfWriter
 
@@ -114,6 +129,11 @@ def build(html_dir: Path, toc: Path, out: Path) -> Path:
     if missing:
         sys.exit(f"the book is not built at {html_dir} (missing {missing[:3]}): run `make book`")
     title = yaml.safe_load((ROOT / "_config.yml").read_text()).get("title", "vgcourse")
+    stamp = out.parent / f".{out.name}.inputs"
+    digest = inputs_digest(html_dir, files, title)
+    if out.exists() and stamp.exists() and stamp.read_text() == digest:
+        print(f"{out}: up to date (the pages it was printed from have not changed)")
+        return out
     chapters = []  # (title, pdf bytes)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=LAUNCH_ARGS)
@@ -165,6 +185,7 @@ def build(html_dir: Path, toc: Path, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as handle:
         writer.write(handle)
+    stamp.write_text(digest)
     print(f"{out}: {total} pages, {len(chapters)} chapters")
     return out
 
