@@ -2,8 +2,9 @@
 meets it: every page of ``_toc.yml``, served from ``_build/html`` on 127.0.0.1 with every request
 to another host refused, so these tests also prove that the book works offline.
 
-Each page is loaded once (and screenshotted to ``_build/screenshots/``); the tests then query
-that loaded page, so the suite grows by one page load per chapter.
+Each page is loaded once (and screenshotted to ``_build/screenshots/``: its first screen, or the
+whole page with ``VGCOURSE_SCREENSHOTS=full``); the tests then query that loaded page, so the
+suite grows by one page load per chapter.
 
 ``make test`` builds the book first. Without Chromium these tests skip with a message saying how
 to enable them; in CI (``CI`` set, as ``.ci/run`` does) a skip is a failure.
@@ -103,17 +104,17 @@ def open_page(browser, url: str, local: str) -> Visit:
 
 
 JPEG_MAX_PX = 60_000
+# Every check here is measured in the page, so a screenshot is for a reviewer's eyes: the first
+# screen by default, the whole page with VGCOURSE_SCREENSHOTS=full (full-page captures of every
+# page in three views were a third of the browser tests' time).
+FULL_PAGE = os.environ.get("VGCOURSE_SCREENSHOTS") == "full"
 
 
-def screenshot(tab, stem: Path, full_page: bool = True) -> Path:
-    """The page for review, written to ``stem`` + ".jpg" and returned.
-
-    By default the whole page (a chapter is about 30 000 px tall; JPEG encodes it in half the
-    time PNG takes), cut at 60 000 px (Chromium writes an empty JPEG near the format's
-    65 535 px limit; only the API reference is taller). With ``full_page=False``, the first
-    screen: the dark-mode and phone views, whose checks are measured in the page (a second and
-    third full-page capture of every page cost a third of the browser tests' time).
-    """
+def screenshot(tab, stem: Path, full_page: bool = False) -> Path:
+    """The page for review, written to ``stem`` + ".jpg" and returned: the first screen, or with
+    ``full_page`` the whole page (a chapter is about 30 000 px tall; JPEG encodes it in half
+    the time PNG takes) cut at 60 000 px (Chromium writes an empty JPEG near the format's
+    65 535 px limit; only the API reference is taller)."""
     path = stem.with_suffix(".jpg")
     clip = None
     if full_page:
@@ -136,7 +137,8 @@ def visit(browser, server, html):
     def get(page) -> Visit:
         if page not in loaded:
             loaded[page] = open_page(browser, server + page.html, server)
-            loaded[page].screenshot = screenshot(loaded[page].page, shots / page.name)
+            loaded[page].screenshot = screenshot(loaded[page].page, shots / page.name,
+                                                 full_page=FULL_PAGE)
         return loaded[page]
 
     yield get
@@ -576,7 +578,7 @@ def test_dark_mode_is_legible_and_screenshotted(visit, html, page):
     try:
         tab.wait_for_timeout(100)
         found = tab.evaluate(DARK_CHECK)
-        shot = screenshot(tab, shots / page.name, full_page=False)
+        shot = screenshot(tab, shots / page.name)
     finally:
         tab.emulate_media(color_scheme="light")
         _set_theme(tab, "light")
@@ -616,7 +618,7 @@ def test_phone_width_has_no_horizontal_overflow(visit, html, page):
                            return r.width < 24 || r.height < 16 || r.right > 391; })
             .map(e => e.dataset.name),
         }; }""")
-        screenshot(tab, shots / page.name, full_page=False)
+        screenshot(tab, shots / page.name)
     finally:
         tab.set_viewport_size({"width": 1280, "height": 900})
     assert found["page"] <= 390, f"{page.html}: the page is {found['page']} px wide at 390 px"
