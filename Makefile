@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help setup book pdf student book-student strip test bench lint clean golden axe format
+.PHONY: help setup book executed render pdf student book-student strip test bench lint clean golden axe format
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,7 +30,10 @@ BUILD := $(OUT)/_build
 JOBS ?= 2
 
 PDF := vgcourse.pdf
-book: $(STAMP)  ## build the HTML book into _build/html and the PDF _build/html/vgcourse.pdf
+book: executed  ## build the HTML book into _build/html and the PDF _build/html/vgcourse.pdf
+	@$(MAKE) --no-print-directory render
+
+executed: $(STAMP)  ## execute the chapters into the build's jupyter-cache (make book's slow half)
 	@if [ "$$(cat $(BUILD)/.package-hash 2>/dev/null)" != "$(PACKAGE_HASH)" ]; then \
 		rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute; mkdir -p $(BUILD); \
 		echo $(PACKAGE_HASH) > $(BUILD)/.package-hash; fi
@@ -38,6 +41,8 @@ book: $(STAMP)  ## build the HTML book into _build/html and the PDF _build/html/
 	@# JOBS chapters at a time (each uses one torch thread), so the build only renders.
 	VGCOURSE_EXPLORE=static $(BIN)/python tools/execute.py --toc $(TOC) \
 		--cache $(BUILD)/.jupyter_cache --jobs $(JOBS)
+
+render: $(STAMP)  ## render the executed chapters to HTML and print the PDF (make book's other half)
 	VGCOURSE_EXPLORE=static $(BIN)/jupyter-book build . --toc $(TOC) --path-output $(OUT) \
 		--warningiserror --nitpick --keep-going
 	@# myst-nb writes a notebook it took from the cache to jupyter_execute without its outputs.
@@ -85,9 +90,11 @@ nbgrader: book  ## write the nbgrader course into nbgrader_course/ (COURSE=dir t
 strip:  ## clear the outputs of every chapter notebook (they are committed without)
 	$(BIN)/jupyter nbconvert --clear-output --inplace book/*.ipynb
 
-# The book and browser tests read the built book, so `make test` builds it first (jupyter-cache
-# re-executes only changed notebooks). Without Chromium the browser tests skip and say how to
-# enable them; with CI set (.ci/run) a skip is a failure.
+# The book and browser tests read the built book, so `make test` executes the chapters first
+# (jupyter-cache re-executes only changed notebooks), then renders the book (`make render`,
+# logged to _build/render.log) while the tests start: those that read the book wait for it.
+# Without Chromium the browser tests skip and say how to enable them; with CI set (.ci/run) a
+# skip is a failure.
 # Each chapter is executed once more after the book build, in the Colab parity environment
 # (tests/test_colab.py): that run compares the cells marked NBVAL_CHECK_OUTPUT and every number
 # the prose prints with the book build's, so determinism is proven across two independent runs in
@@ -101,11 +108,18 @@ axe: $(AXE)  ## install axe-core from npm into .node/ for the accessibility test
 $(AXE):
 	npm install --prefix .node --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
 
-test: LINKS = 0
-test: book $(AXE)  ## build the book, then unit tests and doctests, Colab parity (outputs compared with the book's), book and browser tests
-	VGCOURSE_BOOK_HTML=$(BUILD)/html VGCOURSE_TOC=$(TOC) VGCOURSE_PROGRESS=off \
-		$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder \
-		--doctest-modules tests vgcourse
+RENDER_STATUS := $(BUILD)/.render-status
+test: executed $(AXE)  ## build the book and run every test: unit tests and doctests, Colab parity (outputs compared with the book's), book and browser tests
+	@# Rendering and printing the PDF use about one core for a minute: the tests that do not
+	@# read the built book start meanwhile, and those that do wait for it (tests/_book.py).
+	@rm -f $(RENDER_STATUS)
+	@( $(MAKE) --no-print-directory render LINKS=0 > $(BUILD)/render.log 2>&1; \
+		echo $$? > $(RENDER_STATUS) ) & \
+	VGCOURSE_RENDER_STATUS=$(RENDER_STATUS) VGCOURSE_BOOK_HTML=$(BUILD)/html VGCOURSE_TOC=$(TOC) \
+		VGCOURSE_PROGRESS=off $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder \
+		--doctest-modules tests vgcourse; tests=$$?; wait; \
+	if [ "$$(cat $(RENDER_STATUS))" != 0 ]; then tail -40 $(BUILD)/render.log; \
+		echo "make render failed: $(BUILD)/render.log"; exit 1; fi; exit $$tests
 
 .PHONY: nbval
 nbval: book  ## re-execute every chapter in .venv and compare its checked cells with the book's

@@ -11,6 +11,7 @@ import http.server
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +44,32 @@ def skip_or_fail(message: str):
     pytest.skip(message)
 
 
+RENDER_WAIT_SECONDS = 1800
+
+
+def wait_for_render() -> None:
+    """Under ``make test`` the book renders while the first tests run (``make render`` in the
+    background writes its exit status to ``$VGCOURSE_RENDER_STATUS``): wait for that status,
+    and fail if the rendering failed or never finished."""
+    status = os.environ.get("VGCOURSE_RENDER_STATUS")
+    if not status:
+        return
+    path, deadline = Path(status), time.monotonic() + RENDER_WAIT_SECONDS
+    while not path.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the book's rendering did not finish in {RENDER_WAIT_SECONDS} s "
+                        f"(no {path})", pytrace=False)
+        time.sleep(0.5)
+    code = path.read_text().strip()
+    if code != "0":
+        pytest.fail(f"the book's rendering failed (exit status {code}); its log: "
+                    f"{path.parent / 'render.log'}", pytrace=False)
+
+
 def html_dir() -> Path:
-    """The built HTML: ``$VGCOURSE_BOOK_HTML`` if set, else ``_build/html`` of the repository."""
+    """The built HTML: ``$VGCOURSE_BOOK_HTML`` if set, else ``_build/html`` of the repository;
+    once the rendering ``make test`` runs beside the tests has finished."""
+    wait_for_render()
     return Path(os.environ.get("VGCOURSE_BOOK_HTML", ROOT / "_build" / "html")).resolve()
 
 

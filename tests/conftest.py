@@ -14,11 +14,13 @@ def _reproducible():
 # --no-loadscope-reorder`). Every module stays whole on one worker (its module fixtures build
 # things once: the Colab environment, the nbgrader course, the student site), except the browser
 # tests, which go page by page: all tests of one page on one worker, which loads and
-# screenshots that page once. The slowest modules are queued first, so the two workers start on
-# the longest work (the Colab parity run executes every chapter) and the many short modules
-# fill in around it (longest processing time first packs two workers well).
-SLOWEST_FIRST = ("test_colab.py", "test_browser.py", "test_student_site.py", "test_grading.py",
-                 "test_assign.py")
+# screenshots that page once. The slow modules are queued first, so the two workers start on
+# the longest work and the many short modules fill in around it (longest processing time first
+# packs two workers well). The first two need nothing of the built book, so they run while
+# `make test` renders it beside them; the Colab parity run (every chapter executed again) reads
+# the book's executed chapters only after its first chapter has run.
+SLOWEST_FIRST = ("test_grading.py", "test_assign.py", "test_colab.py", "test_student_site.py",
+                 "test_browser.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -197,3 +197,22 @@ def test_glued_sentences_read_the_same_in_the_book_and_in_jupyter(html, page):
         for fragment in (words[:6], words[-6:]):
             assert " ".join(fragment) in page_text, (
                 f"{page}: the page does not show the sentence {' '.join(fragment)!r}")
+
+
+def test_book_tests_wait_for_the_rendering_and_fail_when_it_failed(tmp_path, monkeypatch):
+    """`make test` renders the book beside the tests: html_dir() waits for make's exit status
+    of that rendering, returns once it is 0, and fails the test when it is not."""
+    import threading
+
+    import _book
+
+    status = tmp_path / ".render-status"
+    monkeypatch.setenv("VGCOURSE_RENDER_STATUS", str(status))
+    monkeypatch.setenv("VGCOURSE_BOOK_HTML", str(tmp_path / "html"))
+    writer = threading.Timer(0.6, lambda: status.write_text("0\n"))
+    writer.start()
+    assert _book.html_dir() == (tmp_path / "html").resolve()
+    assert status.exists(), "html_dir() returned before the rendering finished"
+    status.write_text("2\n")
+    with pytest.raises(pytest.fail.Exception, match="rendering failed"):
+        _book.html_dir()
