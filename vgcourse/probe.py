@@ -31,7 +31,8 @@ DEAD_THRESHOLD = 1e-3
 
 
 # The fields of GradientFlow that gradient_flow computes on first access.
-_STATISTICS = ("activation_mean", "activation_std", "saturated_fraction", "dead_fraction")
+_STATISTICS = ("activation_mean", "activation_std", "saturated_fraction", "dead_fraction",
+               "weight_grad_norms")
 
 
 @dataclass
@@ -46,9 +47,10 @@ class GradientFlow:
     ``weight_grad_norms`` has one entry per Linear layer, output layer last, and
     ``weight_norms`` the matching Frobenius norms of the weights.
 
-    :func:`gradient_flow` measures the norms at once and the four activation statistics on
-    first access (from the activations it kept, so the values do not depend on when they are
-    read): a caller that needs only the norms pays little more than a forward and backward pass.
+    :func:`gradient_flow` measures the activation-gradient and weight norms at once, and the
+    weight-gradient norms and the four activation statistics on first access (from the gradients
+    and activations it kept, so the values do not depend on when they are read): a caller that
+    needs only the gradient flow pays little more than a forward and backward pass.
     """
 
     activation_grad_norms: list[float]
@@ -171,8 +173,8 @@ def gradient_flow(
     modules = list(work.modules())  # one walk of the module tree serves the next three lines
     linears = [m for m in modules if isinstance(m, nn.Linear)]
     frozen = [m.weight for m in linears if not m.weight.requires_grad]
-    buffers = [(b, b.clone()) for m in modules for b in m.buffers(recurse=False)]  # e.g. batch
-    # norm's running statistics
+    # e.g. batch norm's running statistics (each module's own dict: one walk of the tree)
+    buffers = [(b, b.clone()) for m in modules for b in m._buffers.values() if b is not None]
     with torch.enable_grad():
         for weight in frozen:
             weight.requires_grad_(True)
@@ -207,36 +209,40 @@ def _measure(work, layers, linears, x, y, loss, loss_fn, first) -> GradientFlow:
             hook.remove()
     weights = [m.weight for m in linears]
     grads = torch.autograd.grad(value, post + weights)
+    depth = len(post)
     with torch.no_grad():
-        norms = _norms([*grads, *weights])
-    depth, count = len(post), len(weights)
+        norms = _norms([*grads[:depth], *weights])
     return GradientFlow._deferred(
-        _PendingStatistics(layers, from_input, pre, post),
+        _PendingStatistics(layers, from_input, pre, post, grads[depth:]),
         activation_grad_norms=norms[:depth],
-        weight_grad_norms=norms[depth : depth + count],
-        weight_norms=norms[depth + count :],
+        weight_norms=norms[depth:],
         loss=float(value.detach()),
         activation=getattr(layers[0], "activation_name", ""),
     )
 
 
 class _PendingStatistics:
-    """The activations one :func:`gradient_flow` call kept, and the statistics made from them.
+    """The activations and weight gradients one :func:`gradient_flow` call kept, and the
+    statistics made from them.
 
-    Holds detached tensors and each layer's activation name, not the model: training the model
-    afterwards does not change the statistics of the measurement.
+    Holds detached tensors (the gradients are autograd's own new tensors) and each layer's
+    activation name, not the model: training the model afterwards does not change the
+    statistics of the measurement.
     """
 
-    def __init__(self, layers, from_input, pre, post):
+    def __init__(self, layers, from_input, pre, post, weight_grads):
         self.names = [getattr(layer, "activation_name", None) for layer in layers]
         self.from_input = from_input
         self.pre = [u.detach() for u in pre]
         self.post = [h.detach() for h in post]
+        self.weight_grads = weight_grads
 
     def compute(self) -> tuple[list[float], ...]:
-        """Activation mean, std, saturated and dead fractions per layer (see GradientFlow)."""
+        """Activation mean, std, saturated and dead fractions per layer, and the weight-gradient
+        norms (see GradientFlow), in the order of ``_STATISTICS``."""
         with torch.no_grad():
-            return _layer_statistics(self.names, self.from_input, self.pre, self.post)
+            return (*_layer_statistics(self.names, self.from_input, self.pre, self.post),
+                    _norms(self.weight_grads))
 
 
 def jacobian_spectrum(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
