@@ -73,6 +73,15 @@ def html_dir() -> Path:
     return Path(os.environ.get("VGCOURSE_BOOK_HTML", ROOT / "_build" / "html")).resolve()
 
 
+def executed_notebook(source: Path) -> Path:
+    """The book build's executed copy of the notebook ``source`` (under ``jupyter_execute``
+    beside the HTML, its outputs restored by tools/execute.py), or skip (fail in CI)."""
+    path = html_dir().parent / "jupyter_execute" / Path(source).resolve().relative_to(ROOT)
+    if not path.exists():
+        skip_or_fail(f"no executed copy of {Path(source).name} at {path}; `make book` writes it")
+    return path
+
+
 def toc_path() -> Path:
     """The table of contents the book was built from: ``$VGCOURSE_TOC`` or ``_toc.yml``."""
     return Path(os.environ.get("VGCOURSE_TOC", ROOT / "_toc.yml")).resolve()

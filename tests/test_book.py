@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from _book import ROOT, colab_url, pages, require_book
+from _book import ROOT, colab_url, executed_notebook, pages, require_book
 from bs4 import BeautifulSoup
 
 import vgcourse
@@ -161,12 +161,9 @@ def test_api_page_documents_every_public_name(html):
 
 
 # -- the sentences that carry measured numbers (vgcourse.say) ---------------------------------
-def say_outputs(html_root: Path, page) -> list[str]:
+def say_outputs(page) -> list[str]:
     """The Markdown that the chapter's `say(...)` calls displayed, from the book's executed copy."""
-    executed = html_root.parent / "jupyter_execute" / f"{page.file}.ipynb"
-    if not executed.exists():
-        pytest.fail(f"{executed} is missing: the book build keeps every executed notebook")
-    nb = json.loads(executed.read_text(encoding="utf-8"))
+    nb = json.loads(executed_notebook(page.source).read_text(encoding="utf-8"))
     return ["".join(output["data"]["text/markdown"])
             for cell in nb["cells"] if cell["cell_type"] == "code"
             for output in cell.get("outputs", [])
@@ -189,7 +186,7 @@ def test_glued_sentences_read_the_same_in_the_book_and_in_jupyter(html, page):
     page_text = re.sub(r"\\\(.*?\\\)|\\\[.*?\\\]", " ", page_text, flags=re.S)  # math
     # Sphinx turns quotes and dashes into typographic ones
     page_text = " ".join(page_text.split()).translate(str.maketrans("‘’“”–—", "''\"\"--"))
-    for markdown in say_outputs(html, page):
+    for markdown in say_outputs(page):
         assert not re.search(r"\{[\w:-]+\}`|```\{", markdown), (
             f"{page}: a say() sentence uses MyST syntax, raw in Jupyter/Colab: {markdown[:80]}")
         assert markdown.count("$") % 2 == 0, f"{page}: unbalanced math in {markdown[:80]}"

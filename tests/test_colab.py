@@ -51,7 +51,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import tomllib
-from _book import tool
+from _book import executed_notebook, tool
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
@@ -417,16 +417,6 @@ def text_differences(book: list[str], here: list[str], rtol: float, atol: float)
     return found
 
 
-def book_execution(stem: str) -> Path:
-    """The book build's executed copy of a chapter (``make book``), the reference outputs."""
-    from _book import html_dir, skip_or_fail
-
-    path = html_dir().parent / "jupyter_execute" / "book" / f"{stem}.ipynb"
-    if not path.exists():
-        skip_or_fail(f"no executed chapter at {path}; `make book` writes it")
-    return path
-
-
 @pytest.fixture(scope="module")
 def book_corpus():
     """The sha256 of chapter 10's corpus as this interpreter (the book's) reads it."""
@@ -520,7 +510,7 @@ def test_chapter_installs_and_runs_like_in_colab(path, clone, tmp_path, book_cor
     # Determinism across two independent runs in two environments: every cell marked
     # NBVAL_CHECK_OUTPUT prints here what it printed in the book build (this replaces a second
     # nbval execution in .venv; `pytest --nbval-lax _build/jupyter_execute/book` still does it).
-    book = nbformat.read(book_execution(path.stem), as_version=4)
+    book = nbformat.read(executed_notebook(path), as_version=4)
     reference = checked_texts(book.cells)
     assert not reference or any(reference), f"the book's {path.name} has no outputs in its " \
         "checked cells: jupyter-cache served a copy without outputs; rebuild with `make clean book`"

@@ -15,7 +15,7 @@ import re
 
 import nbformat
 import pytest
-from _book import ROOT, html_dir, notebook_pages, require_book
+from _book import ROOT, executed_notebook, notebook_pages
 from nbclient import NotebookClient
 
 # Memory addresses and similar run-dependent text that is not a result.
@@ -52,9 +52,7 @@ def chapter():
 
 
 def test_a_chapter_prints_what_the_book_build_printed(chapter, monkeypatch):
-    require_book()
-    book = html_dir().parent / "jupyter_execute" / chapter.relative_to(ROOT)
-    assert book.exists(), f"no executed copy of {chapter.name} at {book}; `make book` writes it"
+    book = executed_notebook(chapter)
     monkeypatch.setenv("VGCOURSE_EXPLORE", "static")  # as the book build runs it
     first, again = printed(nbformat.read(book, as_version=4)), printed(execute(chapter))
     numbers = [n for _, text in first for n in re.findall(r"\d+\.\d+|\d+e[-+]\d+", text)]

@@ -327,11 +327,9 @@ def test_say_rounds_a_bound_towards_its_side():
 
 @pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
 def test_every_bound_the_book_prints_is_rounded_towards_its_side(path):
-    from _book import require_book
+    from _book import executed_notebook
 
-    executed = require_book().parent / "jupyter_execute" / "book" / path.name
-    if not executed.exists():
-        pytest.skip(f"{executed} is not built")
+    executed = executed_notebook(path)
     found = []
     for cell in json.loads(executed.read_text())["cells"]:
         for output in cell.get("outputs", []):
